@@ -1,0 +1,141 @@
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+
+namespace corio {
+class scheduler;
+}
+
+namespace corio::detail {
+
+/// An entry of the ready queue. The queue is an intrusive list so that scheduling a task or
+/// a callback never allocates.
+struct runnable {
+    /// Next entry of the ready queue; meaningful only while queued.
+    runnable* m_next_ready = nullptr;
+    /// Runs the entry. Set once by the owner of the entry.
+    void (*m_run)(runnable*) = nullptr;
+};
+
+struct task_header;
+
+/// The suspension point a task is parked at. Every awaitable that suspends a task provides one,
+/// so that `cancel()` can withdraw the operation before the frame that owns its state resumes.
+struct wait_node {
+    /// Withdraws the pending operation of `task`. It must either wake the task at once with
+    /// `task.m_must_cancel` set (the operation is gone), arrange for a later wake-up once the
+    /// operation can no longer touch the frame, or forward the request (awaiting another task).
+    void (*m_cancel)(wait_node*, task_header& task) = nullptr;
+    /// What the task waits on, for tracing ("sleep", "task", "gather", "recv", ...).
+    const char* m_what = "";
+};
+
+/// An observer of a task's completion: awaiters of a task handle, gather, wait, task_group.
+/// Links are intrusive so that awaiting a task does not allocate.
+struct done_link {
+    done_link* m_prev = nullptr;
+    done_link* m_next = nullptr;
+    /// Called on the loop thread when the task finishes. The link is already unlinked.
+    void (*m_on_done)(done_link*, task_header& task) = nullptr;
+    /// True while the link is in some task's done list.
+    bool m_linked = false;
+};
+
+enum class task_state : std::uint8_t {
+    created,   ///< Built by create_task, first step not run yet (it is in the ready queue).
+    scheduled, ///< In the ready queue.
+    running,   ///< On the CPU: its coroutine chain is executing.
+    suspended, ///< Parked at a wait_node (m_wait).
+    done,      ///< Finished: result or exception stored.
+};
+
+/// The state of a root task (one created by create_task). It is embedded in the promise of every
+/// `task<T>` so that create_task needs no allocation besides the coroutine frame; for a task that
+/// is only ever awaited inline the fields stay at their defaults and cost a few stores.
+struct task_header : runnable {
+    /// The loop that runs the task. Null for a task that is only awaited inline.
+    scheduler* m_sched = nullptr;
+
+    /// Links in the scheduler's list of live root tasks (all_tasks()).
+    task_header* m_prev_task = nullptr;
+    task_header* m_next_task = nullptr;
+
+    /// The outermost frame of the task: destroyed when the last reference goes.
+    std::coroutine_handle<> m_frame;
+    /// The innermost suspended frame, resumed when the task is woken. Valid while the state is
+    /// created, scheduled or suspended.
+    std::coroutine_handle<> m_resume;
+    /// Non-null exactly while m_state == suspended.
+    wait_node* m_wait = nullptr;
+
+    /// Observers of completion, in registration order (m_done_head is the oldest).
+    done_link* m_done_head = nullptr;
+    done_link* m_done_tail = nullptr;
+
+    /// Owned name set by the user, or null for the default "Task-<id>".
+    char* m_name = nullptr;
+    std::uint64_t m_id = 0;
+
+    /// References: one while the coroutine has not finished, plus one per handle.
+    std::uint32_t m_refs = 0;
+    /// Number of cancel() calls not yet matched by uncancel() (asyncio's cancelling()).
+    std::uint32_t m_cancel_requests = 0;
+
+    task_state m_state = task_state::created;
+    /// A cancellation that could not be delivered at a suspension point yet. The next
+    /// suspension point (or the resumption of the current one) throws cancelled_error.
+    bool m_must_cancel = false;
+    /// True once the outcome has been observed (awaited, result() called, or handed to a
+    /// collector); an unobserved failure is reported to the loop's exception handler.
+    bool m_retrieved = false;
+    /// Set when the task finished with cancelled_error.
+    bool m_cancelled = false;
+    /// Set by the tracer when it has recorded the task's creation.
+    bool m_traced = false;
+
+    /// The exception the task finished with, if any.
+    std::exception_ptr m_exception;
+
+    // --- used by awaitables -------------------------------------------------------------
+
+    /// Parks the task at `w`; `h` is the frame to resume. Called from await_suspend.
+    void suspend(wait_node& w, std::coroutine_handle<> h) noexcept;
+    /// Moves a suspended task to the ready queue. Called by whoever completes the wait.
+    void wake() noexcept;
+    /// Throws cancelled_error if a cancellation is pending, consuming it. Called by awaitables
+    /// from await_resume and before they start an operation.
+    void throw_if_cancelled() {
+        if (m_must_cancel) [[unlikely]]
+            deliver_cancel();
+    }
+    [[noreturn]] void deliver_cancel();
+
+    // --- task API (asyncio's Task) ------------------------------------------------------
+
+    /// Requests cancellation. Returns false if the task is already done.
+    bool cancel() noexcept;
+    /// Decrements the count of pending cancel requests and returns the new count.
+    std::uint32_t uncancel() noexcept {
+        if (m_cancel_requests > 0)
+            --m_cancel_requests;
+        if (m_cancel_requests == 0)
+            m_must_cancel = false;
+        return m_cancel_requests;
+    }
+
+    void add_done_link(done_link& l) noexcept;
+    void remove_done_link(done_link& l) noexcept;
+
+    void add_ref() noexcept { ++m_refs; }
+    void release() noexcept;
+};
+
+/// The task whose coroutine chain is running on this thread's loop, or null.
+task_header* current_task_header() noexcept;
+/// Like current_task_header(), but throws std::logic_error naming `what` when there is none:
+/// corio's awaitables only work inside a task run by a loop.
+task_header& this_task(const char* what);
+
+} // namespace corio::detail

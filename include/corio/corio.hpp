@@ -1,0 +1,15 @@
+#pragma once
+
+/// corio: asyncio for C++20. This header includes the whole public API.
+
+#include "corio/core/cancelled_error.hpp"
+#include "corio/core/create_task.hpp"
+#include "corio/core/scheduler.hpp"
+#include "corio/core/task.hpp"
+#include "corio/core/task_handle.hpp"
+#include "corio/core/timeout_error.hpp"
+#include "corio/runtime/event_loop.hpp"
+#include "corio/runtime/loop_handle.hpp"
+#include "corio/runtime/loop_options.hpp"
+#include "corio/runtime/run.hpp"
+#include "corio/time/sleep.hpp"

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+namespace corio::detail {
+
+class waker;
+
+/// A call posted to a loop from another thread.
+struct remote_call {
+    remote_call() = default;
+    remote_call(const remote_call&) = delete;
+    remote_call& operator=(const remote_call&) = delete;
+    virtual ~remote_call() = default;
+    virtual void run() = 0;
+    remote_call* m_next = nullptr;
+};
+
+template <typename F>
+struct remote_call_impl final : remote_call {
+    explicit remote_call_impl(F&& f) : m_fn(std::move(f)) {}
+    void run() override { m_fn(); }
+    F m_fn;
+};
+
+/// The thread-safe inbox of a loop, shared between the loop and its loop_handles so that a
+/// handle used after the loop has closed gets an error instead of a dangling pointer.
+class remote_queue {
+  public:
+    explicit remote_queue(std::shared_ptr<waker> w) noexcept : m_waker(std::move(w)) {}
+    remote_queue(const remote_queue&) = delete;
+    remote_queue& operator=(const remote_queue&) = delete;
+    ~remote_queue();
+
+    /// Appends `c` and wakes the loop if the inbox was empty. Returns false (and leaves `c` with
+    /// the caller) if the loop has closed. Thread-safe.
+    bool post(std::unique_ptr<remote_call>& c);
+    /// Takes every posted call, oldest first, as a list linked through m_next. Loop thread.
+    remote_call* take_all() noexcept;
+    /// A cheap hint that take_all() would return something. Loop thread.
+    [[nodiscard]] bool maybe_pending() const noexcept {
+        // Relaxed: a stale false only delays the calls to the next wake-up, which post() sends.
+        return m_nonempty.load(std::memory_order_relaxed);
+    }
+    /// Refuses further posts and destroys the calls that were never run.
+    void close() noexcept;
+    [[nodiscard]] bool closed() const noexcept;
+
+  private:
+    mutable std::mutex m_mutex;
+    // Guarded by m_mutex.
+    remote_call* m_head = nullptr;
+    remote_call* m_tail = nullptr;
+    bool m_closed = false;
+    // Mirrors m_head != nullptr, readable without the lock.
+    std::atomic<bool> m_nonempty{false};
+    std::shared_ptr<waker> m_waker;
+};
+
+} // namespace corio::detail

@@ -1,0 +1,103 @@
+#pragma once
+
+#include "corio/core/create_task.hpp"
+#include "corio/core/scheduler.hpp"
+#include "corio/core/task.hpp"
+#include "corio/core/task_handle.hpp"
+#include "corio/runtime/detail/remote_queue.hpp"
+#include "corio/runtime/loop_handle.hpp"
+#include "corio/runtime/loop_options.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace corio {
+
+class event_loop;
+
+namespace detail {
+class backend;
+void run_main(event_loop& loop, task_ref main);
+} // namespace detail
+
+/// The event loop (asyncio's loop): a queue of ready tasks and callbacks, a heap of timers, and
+/// an I/O backend (epoll) that sleeps in the kernel when nothing is ready.
+///
+/// One loop per thread; a loop is used only on the thread that runs it, except through its
+/// loop_handle (call_soon_threadsafe). Most programs never build one: corio::run does.
+///
+/// Example:
+/// @code
+/// corio::event_loop loop;
+/// int v = loop.run_until_complete(compute());
+/// @endcode
+class event_loop final : public scheduler {
+  public:
+    /// Errors: std::invalid_argument for an unknown backend name; std::system_error if the
+    /// kernel refuses the backend's resources.
+    explicit event_loop(loop_options options = {});
+    ~event_loop() override;
+
+    /// Runs `t` as a task until it completes and returns its result (asyncio's
+    /// run_until_complete). Other tasks run meanwhile and stay scheduled afterwards.
+    ///
+    /// Errors: the task's exception; cancelled_error if it was cancelled; std::runtime_error if
+    /// stop() ended the loop first; std::logic_error if the loop is closed or already running.
+    template <typename T>
+    T run_until_complete(task<T> t) {
+        task_handle<T> h = create_task(std::move(t));
+        run_until_done(h);
+        return h.promise().take_result();
+    }
+
+    /// Schedules `t` on this loop (it may be called before the loop runs).
+    template <typename T>
+    task_handle<T> create_task(task<T> t, std::string_view name = {}) {
+        check_open();
+        return corio::create_task(*this, std::move(t), name);
+    }
+
+    /// Thread-safe: schedules `f()` on the loop's thread and wakes it. See loop_handle.
+    template <typename F>
+    void call_soon_threadsafe(F&& f) const {
+        handle().call_soon_threadsafe(std::forward<F>(f));
+    }
+    /// A thread-safe handle for posting work from other threads.
+    [[nodiscard]] loop_handle handle() const noexcept { return loop_handle(m_remote); }
+
+    /// Closes the loop: drops pending callbacks, reports and releases unfinished tasks, refuses
+    /// further thread-safe calls. Idempotent. Errors: std::logic_error while running.
+    void close();
+    [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
+
+    /// The name of the I/O backend in use ("epoll").
+    [[nodiscard]] const char* backend_name() const noexcept;
+    /// The backend, for corio's I/O layers. Not for applications.
+    [[nodiscard]] detail::backend& io_backend() const noexcept { return *m_backend; }
+
+    /// The running loop of this thread, or null.
+    [[nodiscard]] static event_loop* current() noexcept {
+        return dynamic_cast<event_loop*>(scheduler::current());
+    }
+
+  protected:
+    void poll_io(std::optional<duration> timeout) override;
+
+  private:
+    friend void detail::run_main(event_loop& loop, task_ref main);
+
+    void run_until_done(const task_ref& t);
+    void check_open() const;
+    void run_remote_calls() noexcept;
+
+    std::unique_ptr<detail::backend> m_backend;
+    std::shared_ptr<detail::remote_queue> m_remote;
+    // Called from poll_io when SIGINT arrived while corio::run installed its handler.
+    std::function<void()> m_on_interrupt;
+    bool m_closed = false;
+};
+
+} // namespace corio

@@ -1,0 +1,25 @@
+#pragma once
+
+#include "corio/core/scheduler.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace corio {
+
+/// How an event_loop is built.
+struct loop_options {
+    /// The real monotonic clock, or the virtual clock for tests.
+    clock_mode clock = clock_mode::real;
+    /// Debug mode (slow-callback warnings). Unset: on when the environment has CORIO_DEBUG set
+    /// to anything but "" or "0".
+    std::optional<bool> debug;
+    /// The I/O backend by name ("epoll"). Empty: CORIO_BACKEND from the environment, else the
+    /// default.
+    std::string backend;
+    /// The time a callback or task step may hold the loop before debug mode warns.
+    std::chrono::nanoseconds slow_callback_duration = std::chrono::milliseconds(100);
+};
+
+} // namespace corio

@@ -1,0 +1,107 @@
+#include "corio/core/detail/task_header.hpp"
+
+#include "corio/core/cancelled_error.hpp"
+#include "corio/core/scheduler.hpp"
+#include "corio/core/task.hpp"
+
+#include <cassert>
+#include <stdexcept>
+#include <string>
+
+namespace corio::detail {
+
+void task_header::suspend(wait_node& w, std::coroutine_handle<> h) noexcept {
+    assert(m_state == task_state::running);
+    m_state = task_state::suspended;
+    m_wait = &w;
+    m_resume = h;
+    if (task_observer* o = m_sched->observer())
+        o->on_suspend(*this, w.m_what);
+}
+
+void task_header::wake() noexcept {
+    assert(m_state == task_state::suspended);
+    m_state = task_state::scheduled;
+    m_wait = nullptr;
+    m_sched->schedule(*this);
+    if (task_observer* o = m_sched->observer())
+        o->on_wake(*this);
+}
+
+void task_header::deliver_cancel() {
+    m_must_cancel = false;
+    throw cancelled_error();
+}
+
+bool task_header::cancel() noexcept {
+    if (m_state == task_state::done)
+        return false;
+    ++m_cancel_requests;
+    if (m_state == task_state::suspended) {
+        // The wait node decides: withdraw and wake now, wake once the operation has let go of
+        // the frame, or pass the request on to an awaited task.
+        m_wait->m_cancel(m_wait, *this);
+        return true;
+    }
+    m_must_cancel = true;
+    return true;
+}
+
+void task_header::add_done_link(done_link& l) noexcept {
+    assert(!l.m_linked);
+    l.m_prev = m_done_tail;
+    l.m_next = nullptr;
+    if (m_done_tail)
+        m_done_tail->m_next = &l;
+    else
+        m_done_head = &l;
+    m_done_tail = &l;
+    l.m_linked = true;
+}
+
+void task_header::remove_done_link(done_link& l) noexcept {
+    if (!l.m_linked)
+        return;
+    if (l.m_prev)
+        l.m_prev->m_next = l.m_next;
+    else
+        m_done_head = l.m_next;
+    if (l.m_next)
+        l.m_next->m_prev = l.m_prev;
+    else
+        m_done_tail = l.m_prev;
+    l.m_prev = l.m_next = nullptr;
+    l.m_linked = false;
+}
+
+void task_header::release() noexcept {
+    assert(m_refs > 0);
+    if (--m_refs != 0)
+        return;
+    if (m_state == task_state::done && m_exception && !m_retrieved && !m_cancelled && m_sched) {
+        m_sched->call_exception_handler(exception_context{
+            "Task exception was never retrieved", m_exception, scheduler::task_name(*this)});
+    }
+    delete[] m_name;
+    m_name = nullptr;
+    // The header lives in the frame's promise: nothing of *this may be touched after this.
+    m_frame.destroy();
+}
+
+task_header* current_task_header() noexcept {
+    scheduler* s = scheduler::current();
+    return s ? s->running_task() : nullptr;
+}
+
+task_header& this_task(const char* what) {
+    if (task_header* t = current_task_header())
+        return *t;
+    throw std::logic_error(std::string("corio: ") + what +
+                           " is only possible inside a task run by an event loop");
+}
+
+void promise_base::finish_root() noexcept {
+    m_sched->finish_task(*this);
+}
+
+} // namespace corio::detail

@@ -1,0 +1,103 @@
+#include "corio/runtime/event_loop.hpp"
+
+#include "backend/backend.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace corio {
+
+namespace {
+
+bool debug_from_environment() {
+    const char* v = std::getenv("CORIO_DEBUG");
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
+} // namespace
+
+event_loop::event_loop(loop_options options)
+    : scheduler(options.clock), m_backend(detail::make_backend(options.backend)),
+      m_remote(std::make_shared<detail::remote_queue>(m_backend->get_waker())) {
+    set_debug(options.debug ? *options.debug : debug_from_environment());
+    set_slow_callback_duration(
+        std::chrono::duration_cast<duration>(options.slow_callback_duration));
+}
+
+event_loop::~event_loop() {
+    if (!m_closed && !is_running())
+        close();
+}
+
+const char* event_loop::backend_name() const noexcept {
+    return m_backend->name();
+}
+
+void event_loop::check_open() const {
+    if (m_closed)
+        throw std::logic_error("corio: the event loop is closed");
+}
+
+void event_loop::close() {
+    if (is_running())
+        throw std::logic_error("corio: cannot close a running event loop");
+    if (m_closed)
+        return;
+    m_closed = true;
+    m_remote->close();
+    drop_callbacks();
+    abandon_tasks();
+}
+
+void event_loop::run_remote_calls() noexcept {
+    detail::remote_call* c = m_remote->take_all();
+    while (c) {
+        detail::remote_call* next = c->m_next;
+        try {
+            c->run();
+        } catch (...) {
+            call_exception_handler(exception_context{
+                "Exception in a call_soon_threadsafe callback", std::current_exception(), {}});
+        }
+        delete c;
+        c = next;
+    }
+}
+
+void event_loop::poll_io(std::optional<duration> timeout) {
+    if (m_remote->maybe_pending())
+        timeout = duration::zero();
+    // Polling with a zero timeout when no operation is pending can only report the waker, whose
+    // posts are visible in the inbox anyway: skip the syscall so that busy loops of ready tasks
+    // do not pay for one per iteration.
+    if (timeout != duration::zero() || m_backend->has_pending())
+        m_backend->wait(timeout ? std::optional<std::chrono::nanoseconds>(*timeout) : std::nullopt);
+    run_remote_calls();
+    if (m_on_interrupt)
+        m_on_interrupt();
+}
+
+void event_loop::run_until_done(const task_ref& t) {
+    check_open();
+    struct stopper : detail::done_link {
+        scheduler* s;
+    } link;
+    link.s = this;
+    link.m_on_done = [](detail::done_link* l, detail::task_header&) {
+        static_cast<stopper*>(l)->s->stop();
+    };
+    if (!t.done())
+        t.get()->add_done_link(link);
+    struct unlink {
+        const task_ref& t;
+        stopper& l;
+        ~unlink() { t.get()->remove_done_link(l); }
+    } guard{t, link};
+    if (!t.done())
+        run_forever();
+    if (!t.done())
+        throw std::runtime_error("corio: the event loop stopped before the task completed");
+}
+
+} // namespace corio

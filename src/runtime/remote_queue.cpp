@@ -1,0 +1,63 @@
+#include "corio/runtime/detail/remote_queue.hpp"
+
+#include "backend/backend.hpp"
+
+namespace corio::detail {
+
+remote_queue::~remote_queue() {
+    close();
+}
+
+bool remote_queue::post(std::unique_ptr<remote_call>& c) {
+    bool was_empty = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_closed)
+            return false;
+        remote_call* raw = c.release();
+        raw->m_next = nullptr;
+        was_empty = m_head == nullptr;
+        if (m_tail)
+            m_tail->m_next = raw;
+        else
+            m_head = raw;
+        m_tail = raw;
+        m_nonempty.store(true, std::memory_order_relaxed);
+    }
+    // Only the post that makes the inbox non-empty wakes the loop: the loop empties the inbox
+    // after every wake-up, so later posts are seen without another syscall.
+    if (was_empty)
+        m_waker->wake();
+    return true;
+}
+
+remote_call* remote_queue::take_all() noexcept {
+    std::lock_guard lock(m_mutex);
+    remote_call* head = m_head;
+    m_head = m_tail = nullptr;
+    m_nonempty.store(false, std::memory_order_relaxed);
+    return head;
+}
+
+void remote_queue::close() noexcept {
+    remote_call* head = nullptr;
+    {
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        head = m_head;
+        m_head = m_tail = nullptr;
+        m_nonempty.store(false, std::memory_order_relaxed);
+    }
+    while (head) {
+        remote_call* next = head->m_next;
+        delete head;
+        head = next;
+    }
+}
+
+bool remote_queue::closed() const noexcept {
+    std::lock_guard lock(m_mutex);
+    return m_closed;
+}
+
+} // namespace corio::detail
