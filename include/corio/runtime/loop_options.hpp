@@ -14,10 +14,10 @@ struct loop_options {
     clock_mode clock = clock_mode::real;
     /// Debug mode (slow-callback warnings). Unset: on when the environment has CORIO_DEBUG set
     /// to anything but "" or "0".
-    std::optional<bool> debug;
+    std::optional<bool> debug{};
     /// The I/O backend by name ("epoll"). Empty: CORIO_BACKEND from the environment, else the
     /// default.
-    std::string backend;
+    std::string backend{};
     /// The time a callback or task step may hold the loop before debug mode warns.
     std::chrono::nanoseconds slow_callback_duration = std::chrono::milliseconds(100);
 };
