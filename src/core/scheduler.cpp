@@ -14,10 +14,6 @@ namespace corio {
 
 namespace {
 
-// The loop running on this thread. One loop per thread (DESIGN.md), so a plain thread_local is
-// enough; it is set only inside run_forever.
-thread_local scheduler* t_current = nullptr;
-
 // Ready work run per iteration before I/O and timers get a turn. Large enough that the per-
 // iteration cost (clock read, I/O poll) is amortised over many task steps; small enough that a
 // task yielding in a loop cannot delay I/O for long.
@@ -32,18 +28,6 @@ std::string describe(const std::exception_ptr& e) {
         return ex.what();
     } catch (...) {
         return "unknown exception";
-    }
-}
-
-bool is_cancellation(const std::exception_ptr& e) {
-    if (!e)
-        return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const cancelled_error&) {
-        return true;
-    } catch (...) {
-        return false;
     }
 }
 
@@ -85,10 +69,6 @@ scheduler::~scheduler() {
     abandon_tasks();
     if (t_current == this)
         t_current = nullptr;
-}
-
-scheduler* scheduler::current() noexcept {
-    return t_current;
 }
 
 std::int64_t scheduler::now_ns() const noexcept {
@@ -140,13 +120,13 @@ void scheduler::run_callback(detail::runnable* r) noexcept {
 void scheduler::run_task(detail::runnable* r) noexcept {
     auto& t = static_cast<detail::task_header&>(*r);
     scheduler& s = *t.m_sched;
-    s.m_current_task = &t;
+    detail::t_running_task = &t;
     t.m_state = detail::task_state::running;
     if (s.m_observer)
         s.m_observer->on_run(t);
     t.m_resume.resume();
     // The task may have finished and been destroyed: *r is off limits from here.
-    s.m_current_task = nullptr;
+    detail::t_running_task = nullptr;
 }
 
 void scheduler::run_ready(detail::runnable& r) noexcept {
@@ -286,7 +266,8 @@ void scheduler::start_task(detail::task_header& t, std::coroutine_handle<> h,
 
 void scheduler::finish_task(detail::task_header& t) noexcept {
     t.m_state = detail::task_state::done;
-    t.m_cancelled = is_cancellation(t.m_exception);
+    // unhandled_exception classified the exception when it was thrown.
+    t.m_cancelled = t.m_exception && t.m_cancelled;
     t.m_must_cancel = false;
     if (t.m_prev_task)
         t.m_prev_task->m_next_task = t.m_next_task;

@@ -49,6 +49,11 @@ void task_group::on_child_done(detail::done_link* l, detail::task_header& t) {
 }
 
 void task_group::abort() noexcept {
+    // Children are cancelled once (asyncio's TaskGroup checks _aborting too): a second request,
+    // such as the joiner being cancelled after a child failed, would interrupt the cleanup the
+    // children are running in their cancellation handlers. No child is created while aborting.
+    if (m_aborting)
+        return;
     m_aborting = true;
     for (auto& c : m_children)
         if (!c->task.done())

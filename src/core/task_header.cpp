@@ -5,8 +5,12 @@
 #include "corio/core/task.hpp"
 
 #include <cassert>
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 
 namespace corio::detail {
 
@@ -49,27 +53,30 @@ bool task_header::cancel() noexcept {
 
 void task_header::add_done_link(done_link& l) noexcept {
     assert(!l.m_linked);
-    l.m_prev = m_done_tail;
-    l.m_next = nullptr;
-    if (m_done_tail)
-        m_done_tail->m_next = &l;
-    else
+    if (m_done_head) {
+        done_link* tail = m_done_head->m_prev;
+        l.m_prev = tail;
+        l.m_next = m_done_head;
+        tail->m_next = &l;
+        m_done_head->m_prev = &l;
+    } else {
+        l.m_prev = l.m_next = &l;
         m_done_head = &l;
-    m_done_tail = &l;
+    }
     l.m_linked = true;
 }
 
 void task_header::remove_done_link(done_link& l) noexcept {
     if (!l.m_linked)
         return;
-    if (l.m_prev)
+    if (l.m_next == &l) {
+        m_done_head = nullptr;
+    } else {
         l.m_prev->m_next = l.m_next;
-    else
-        m_done_head = l.m_next;
-    if (l.m_next)
         l.m_next->m_prev = l.m_prev;
-    else
-        m_done_tail = l.m_prev;
+        if (m_done_head == &l)
+            m_done_head = l.m_next;
+    }
     l.m_prev = l.m_next = nullptr;
     l.m_linked = false;
 }
@@ -88,16 +95,27 @@ void task_header::release() noexcept {
     m_frame.destroy();
 }
 
-task_header* current_task_header() noexcept {
-    scheduler* s = scheduler::current();
-    return s ? s->running_task() : nullptr;
-}
-
-task_header& this_task(const char* what) {
-    if (task_header* t = current_task_header())
-        return *t;
+void throw_no_task(const char* what) {
     throw std::logic_error(std::string("corio: ") + what +
                            " is only possible inside a task run by an event loop");
+}
+
+void promise_base::unhandled_exception() noexcept {
+    m_exception = std::current_exception();
+#if __has_include(<cxxabi.h>)
+    // cancelled_error is final, so its exact type identifies it; this spares the rethrow that
+    // a catch clause would cost (about a microsecond per cancelled task).
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    m_cancelled = type && *type == typeid(cancelled_error);
+#else
+    try {
+        throw;
+    } catch (const cancelled_error&) {
+        m_cancelled = true;
+    } catch (...) {
+        m_cancelled = false;
+    }
+#endif
 }
 
 void promise_base::finish_root() noexcept {

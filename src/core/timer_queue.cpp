@@ -1,5 +1,6 @@
 #include "corio/core/detail/timer_queue.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace corio::detail {
@@ -7,8 +8,11 @@ namespace corio::detail {
 void timer_queue::arm(timer_node& n, rep deadline) {
     if (n.armed())
         cancel(n);
-    m_heap.push_back(entry{deadline, m_seq++, &n});
-    n.m_index = m_heap.size() - 1;
+    if (m_heap.size() >= timer_node::not_armed)
+        throw std::length_error("corio: too many timers");
+    n.m_seq = m_seq++;
+    m_heap.push_back(entry{deadline, &n});
+    n.m_index = static_cast<std::uint32_t>(m_heap.size() - 1);
     sift_up(n.m_index);
 }
 
@@ -31,7 +35,7 @@ void timer_queue::remove_at(std::size_t i) noexcept {
     const std::size_t last = m_heap.size() - 1;
     if (i != last) {
         m_heap[i] = m_heap[last];
-        m_heap[i].node->m_index = i;
+        m_heap[i].node->m_index = static_cast<std::uint32_t>(i);
         m_heap.pop_back();
         // The moved entry came from the bottom, so it usually sinks; it rises only when the
         // removed entry was in another subtree with later deadlines.
@@ -51,11 +55,11 @@ void timer_queue::sift_up(std::size_t i) noexcept {
         if (!before(moving, m_heap[parent]))
             break;
         m_heap[i] = m_heap[parent];
-        m_heap[i].node->m_index = i;
+        m_heap[i].node->m_index = static_cast<std::uint32_t>(i);
         i = parent;
     }
     m_heap[i] = moving;
-    moving.node->m_index = i;
+    moving.node->m_index = static_cast<std::uint32_t>(i);
 }
 
 void timer_queue::sift_down(std::size_t i) noexcept {
@@ -73,11 +77,11 @@ void timer_queue::sift_down(std::size_t i) noexcept {
         if (!before(m_heap[best], moving))
             break;
         m_heap[i] = m_heap[best];
-        m_heap[i].node->m_index = i;
+        m_heap[i].node->m_index = static_cast<std::uint32_t>(i);
         i = best;
     }
     m_heap[i] = moving;
-    moving.node->m_index = i;
+    moving.node->m_index = static_cast<std::uint32_t>(i);
 }
 
 } // namespace corio::detail

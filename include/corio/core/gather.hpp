@@ -92,7 +92,13 @@ class gather_waiter final : child_watch, wait_node {
         self->cancel_children();
         // The waiter wakes when the last child has finished.
     }
+    /// Cancels the children once: a child that finishes by that cancellation (or a second
+    /// request to the waiter) must not cancel its siblings again, which would interrupt the
+    /// cleanup they are running in their cancellation handlers.
     void cancel_children() noexcept {
+        if (m_children_cancelled)
+            return;
+        m_children_cancelled = true;
         for (task_header* c : m_children)
             c->cancel();
     }
@@ -114,6 +120,7 @@ class gather_waiter final : child_watch, wait_node {
     task_header* m_first_failure = nullptr;
     bool m_return_exceptions;
     bool m_outer_cancelled = false;
+    bool m_children_cancelled = false;
     bool m_watching = false;
 };
 
@@ -123,7 +130,7 @@ gather_value_t<T> take_value(task_handle<T>& h) {
         h.promise().take_result();
         return std::monostate{};
     } else {
-        return h.promise().take_result();
+        return take_handle_result(h);
     }
 }
 
@@ -138,7 +145,7 @@ outcome<T> take_outcome(task_handle<T>& h) {
         p.take_result();
         return outcome<T>(std::in_place);
     } else {
-        return outcome<T>(std::in_place, p.take_result());
+        return outcome<T>(std::in_place, take_handle_result(h));
     }
 }
 

@@ -75,7 +75,9 @@ struct callback_base : runnable, timer_node {
 
 template <typename F>
 struct callback_node final : callback_base {
-    explicit callback_node(F&& f) : m_fn(std::move(f)) {}
+    // A template so that an lvalue callable is copied (F is the decayed type).
+    template <typename G>
+    explicit callback_node(G&& f) : m_fn(std::forward<G>(f)) {}
     void invoke() override { m_fn(); }
     F m_fn;
 };
@@ -133,7 +135,7 @@ class scheduler {
     virtual ~scheduler();
 
     /// The loop running on this thread, or null (asyncio's get_running_loop, without throwing).
-    [[nodiscard]] static scheduler* current() noexcept;
+    [[nodiscard]] static scheduler* current() noexcept { return t_current; }
 
     /// The loop's current time: steady_clock, or the virtual clock.
     [[nodiscard]] time_point time() const noexcept { return time_point(duration(now_ns())); }
@@ -220,7 +222,10 @@ class scheduler {
     /// The name of a task ("Task-<id>" unless it was named).
     static std::string task_name(const detail::task_header& t);
     /// The task whose coroutine chain is running now, or null.
-    [[nodiscard]] detail::task_header* running_task() const noexcept { return m_current_task; }
+    [[nodiscard]] detail::task_header* running_task() const noexcept {
+        detail::task_header* t = detail::t_running_task;
+        return t && t->m_sched == this ? t : nullptr;
+    }
     /// First live root task; follow m_next_task for the rest.
     [[nodiscard]] detail::task_header* first_task() const noexcept { return m_tasks; }
 
@@ -249,6 +254,10 @@ class scheduler {
     static void run_callback(detail::runnable* r) noexcept;
     static void fire_callback(detail::timer_node* n) noexcept;
 
+    // The loop running on this thread. One loop per thread (DESIGN.md), so a thread_local is
+    // enough; set only inside run_forever. constinit: read inline with one load.
+    static inline constinit thread_local scheduler* t_current = nullptr;
+
     // Ready queue: FIFO, intrusive. Invariant: a runnable is in it at most once.
     detail::runnable* m_ready_head = nullptr;
     detail::runnable* m_ready_tail = nullptr;
@@ -261,7 +270,6 @@ class scheduler {
     std::size_t m_task_count = 0;
     std::uint64_t m_next_task_id = 1;
 
-    detail::task_header* m_current_task = nullptr;
     task_observer* m_observer = nullptr;
 
     exception_handler m_exception_handler;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "corio/core/cancelled_error.hpp"
+#include "corio/core/detail/frame_pool.hpp"
 #include "corio/core/detail/task_header.hpp"
 
 #include <cassert>
@@ -48,9 +49,13 @@ struct promise_base : task_header {
         void await_resume() const noexcept {}
     };
 
+    static void* operator new(std::size_t n) { return frame_allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
+
     initial_awaiter initial_suspend() noexcept { return initial_awaiter{*this}; }
     final_awaiter final_suspend() noexcept { return {}; }
-    void unhandled_exception() noexcept { m_exception = std::current_exception(); }
+    /// Stores the exception, and notes whether it is a cancellation without rethrowing it.
+    void unhandled_exception() noexcept;
 
     /// Rethrows the stored exception, marking the outcome as retrieved.
     void rethrow_if_failed() {

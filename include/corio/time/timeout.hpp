@@ -80,6 +80,12 @@ task<detail::awaited_t<A>> timeout_at(scheduler::time_point deadline, A body) {
         if constexpr (std::is_void_v<T>) {
             co_await std::move(body);
             guard.finish_normally();
+        } else if constexpr (detail::is_task_handle_v<A>) {
+            // Awaited as an lvalue, which waits without taking the result: the caller may still
+            // hold the handle and read the result from it too.
+            co_await body;
+            guard.finish_normally();
+            co_return detail::take_handle_result(body);
         } else {
             T result = co_await std::move(body);
             guard.finish_normally();

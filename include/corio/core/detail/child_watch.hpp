@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,25 @@ template <typename T>
 task_handle<T> as_handle(task_handle<T> h) noexcept {
     return h;
 }
+
+/// The result of the finished task behind `h`, for one awaiter among possibly several: copied
+/// when another handle shares the task (the caller passed a handle it keeps, and a handle may be
+/// awaited several times), moved out otherwise. A move-only result is always moved out.
+/// Errors: the task's exception; cancelled_error.
+template <typename T>
+T take_handle_result(task_handle<T>& h) {
+    if constexpr (!std::is_void_v<T> && !std::is_reference_v<T> &&
+                  std::is_copy_constructible_v<T>) {
+        if (h.get()->m_refs > 1)
+            return h.promise().result_ref();
+    }
+    return h.promise().take_result();
+}
+
+template <typename A>
+inline constexpr bool is_task_handle_v = false;
+template <typename T>
+inline constexpr bool is_task_handle_v<task_handle<T>> = true;
 
 template <typename A>
 struct awaited_type;

@@ -70,9 +70,9 @@ struct task_header : runnable {
     /// Non-null exactly while m_state == suspended.
     wait_node* m_wait = nullptr;
 
-    /// Observers of completion, in registration order (m_done_head is the oldest).
+    /// Observers of completion, in registration order: a circular doubly linked ring whose
+    /// head is the oldest, so the newest is m_done_head->m_prev (one pointer, O(1) both ways).
     done_link* m_done_head = nullptr;
-    done_link* m_done_tail = nullptr;
 
     /// Owned name set by the user, or null for the default "Task-<id>".
     char* m_name = nullptr;
@@ -132,10 +132,22 @@ struct task_header : runnable {
     void release() noexcept;
 };
 
+/// The task whose coroutine chain is running on this thread, or null. Set by the scheduler
+/// around each step; thread_local and constinit so that awaitables read it with one load.
+inline constinit thread_local task_header* t_running_task = nullptr;
+
+[[noreturn]] void throw_no_task(const char* what);
+
 /// The task whose coroutine chain is running on this thread's loop, or null.
-task_header* current_task_header() noexcept;
+inline task_header* current_task_header() noexcept {
+    return t_running_task;
+}
 /// Like current_task_header(), but throws std::logic_error naming `what` when there is none:
 /// corio's awaitables only work inside a task run by a loop.
-task_header& this_task(const char* what);
+inline task_header& this_task(const char* what) {
+    if (task_header* t = t_running_task) [[likely]]
+        return *t;
+    throw_no_task(what);
+}
 
 } // namespace corio::detail

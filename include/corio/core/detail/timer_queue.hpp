@@ -11,12 +11,14 @@ namespace corio::detail {
 /// A timer armed in a timer_queue. Intrusive: it lives in the awaiter or handle that owns it,
 /// so arming a timer allocates nothing once the heap's storage has grown.
 struct timer_node {
-    static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
+    static constexpr std::uint32_t not_armed = std::numeric_limits<std::uint32_t>::max();
 
     /// Called on the loop thread when the deadline has passed. The node is already disarmed.
     void (*m_fire)(timer_node*) = nullptr;
     /// Position in the heap, or not_armed. Kept up to date by the queue on every move.
-    std::size_t m_index = not_armed;
+    std::uint32_t m_index = not_armed;
+    /// Arming order, to break ties between equal deadlines (compared modulo 2^32).
+    std::uint32_t m_seq = 0;
 
     [[nodiscard]] bool armed() const noexcept { return m_index != not_armed; }
 };
@@ -25,8 +27,9 @@ struct timer_node {
 ///
 /// Arm and cancel are O(log n); a timer armed and cancelled soon after sits near the bottom, so
 /// both touch only a few cache lines even with a million live timers. Entries carry the deadline
-/// and sequence number so that comparisons never dereference a node. Timers with equal deadlines
-/// fire in the order they were armed, which keeps virtual-clock tests deterministic.
+/// so that comparisons dereference a node only to break a tie. Entries are 16 bytes, so the four
+/// children of a node share one cache line. Timers with equal deadlines fire in the order they
+/// were armed, which keeps virtual-clock tests deterministic.
 class timer_queue {
   public:
     using rep = std::int64_t; // nanoseconds on the loop's clock
@@ -52,11 +55,13 @@ class timer_queue {
   private:
     struct entry {
         rep deadline;
-        std::uint64_t seq;
         timer_node* node;
     };
     static bool before(const entry& a, const entry& b) noexcept {
-        return a.deadline < b.deadline || (a.deadline == b.deadline && a.seq < b.seq);
+        if (a.deadline != b.deadline)
+            return a.deadline < b.deadline;
+        // Wrap-safe: correct while equal-deadline timers are armed less than 2^31 apart.
+        return static_cast<std::int32_t>(a.node->m_seq - b.node->m_seq) < 0;
     }
     void sift_up(std::size_t i) noexcept;
     void sift_down(std::size_t i) noexcept;
@@ -64,7 +69,7 @@ class timer_queue {
 
     // Invariant: m_heap[i].node->m_index == i for every i, and the 4-ary heap property holds.
     std::vector<entry> m_heap;
-    std::uint64_t m_seq = 0;
+    std::uint32_t m_seq = 0;
 };
 
 } // namespace corio::detail

@@ -21,7 +21,9 @@ struct remote_call {
 
 template <typename F>
 struct remote_call_impl final : remote_call {
-    explicit remote_call_impl(F&& f) : m_fn(std::move(f)) {}
+    // A template so that an lvalue callable is copied (F is the decayed type).
+    template <typename G>
+    explicit remote_call_impl(G&& f) : m_fn(std::forward<G>(f)) {}
     void run() override { m_fn(); }
     F m_fn;
 };
