@@ -80,7 +80,8 @@ inline void frame_deallocate(void* p, std::size_t n) noexcept {
         return;
     }
 #endif
-    ::operator delete(p, n);
+    ::operator delete(p); // unsized: clang needs -fsized-deallocation for the sized form
+    (void)n;
 }
 
 } // namespace corio::detail
