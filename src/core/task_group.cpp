@@ -4,6 +4,8 @@
 
 namespace corio {
 
+const detail::wait_kind task_group::s_join_kind{&task_group::on_join_cancel, "task_group"};
+
 task_group::~task_group() {
     if (m_pending == 0)
         return;
@@ -71,8 +73,7 @@ bool task_group::suspend_join(std::coroutine_handle<> h) {
             return false;
     }
     m_join_node.group = this;
-    m_join_node.m_cancel = &on_join_cancel;
-    m_join_node.m_what = "task_group";
+    m_join_node.m_kind = &s_join_kind;
     m_joiner = &me;
     me.suspend(m_join_node, h);
     return true;

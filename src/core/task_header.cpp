@@ -20,7 +20,7 @@ void task_header::suspend(wait_node& w, std::coroutine_handle<> h) noexcept {
     m_wait = &w;
     m_resume = h;
     if (task_observer* o = m_sched->observer())
-        o->on_suspend(*this, w.m_what);
+        o->on_suspend(*this, w.m_kind->what);
 }
 
 void task_header::wake() noexcept {
@@ -44,7 +44,7 @@ bool task_header::cancel() noexcept {
     if (m_state == task_state::suspended) {
         // The wait node decides: withdraw and wake now, wake once the operation has let go of
         // the frame, or pass the request on to an awaited task.
-        m_wait->m_cancel(m_wait, *this);
+        m_wait->m_kind->cancel(m_wait, *this);
         return true;
     }
     m_must_cancel = true;

@@ -145,7 +145,7 @@ void trace_recorder::register_live_tasks() {
             add_task(*t, now, trace_kind::running, "");
             break;
         case detail::task_state::suspended:
-            add_task(*t, now, trace_kind::waiting, t->m_wait ? t->m_wait->m_what : "");
+            add_task(*t, now, trace_kind::waiting, t->m_wait ? t->m_wait->m_kind->what : "");
             break;
         case detail::task_state::done:
             break;

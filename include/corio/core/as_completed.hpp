@@ -29,8 +29,7 @@ class as_completed_set final : detail::child_watch, detail::wait_node, detail::t
   public:
     as_completed_set(std::vector<H> handles, std::optional<scheduler::time_point> deadline)
         : child_watch(handles.size()), m_handles(std::move(handles)), m_deadline(deadline) {
-        wait_node::m_cancel = &on_cancel;
-        m_what = "as_completed";
+        m_kind = &s_wait_kind;
         m_fire = &on_timeout;
         m_order.reserve(m_handles.size());
         for (std::size_t i = 0; i < m_handles.size(); ++i)
@@ -109,6 +108,7 @@ class as_completed_set final : detail::child_watch, detail::wait_node, detail::t
     std::optional<scheduler::time_point> m_deadline;
     detail::task_header* m_waiter = nullptr;
     scheduler* m_sched = nullptr; // set when the deadline timer is armed
+    static constexpr detail::wait_kind s_wait_kind{&on_cancel, "as_completed"};
 };
 
 /// Returns a set whose next() yields the given tasks as they finish (asyncio's as_completed).

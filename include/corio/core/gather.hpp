@@ -40,8 +40,7 @@ class gather_waiter final : child_watch, wait_node {
     gather_waiter(std::vector<task_header*> children, bool return_exceptions)
         : child_watch(children.size()), m_children(std::move(children)),
           m_remaining(m_children.size()), m_return_exceptions(return_exceptions) {
-        m_cancel = &on_cancel;
-        m_what = "gather";
+        m_kind = &s_wait_kind;
     }
 
     bool await_ready() noexcept {
@@ -122,6 +121,7 @@ class gather_waiter final : child_watch, wait_node {
     bool m_outer_cancelled = false;
     bool m_children_cancelled = false;
     bool m_watching = false;
+    static constexpr wait_kind s_wait_kind{&on_cancel, "gather"};
 };
 
 template <typename T>

@@ -89,6 +89,7 @@ class task_group {
     void adopt(std::unique_ptr<child_link> l, const task_ref& t);
     static void on_child_done(detail::done_link* l, detail::task_header& t);
     static void on_join_cancel(detail::wait_node* w, detail::task_header& waiter);
+    static const detail::wait_kind s_join_kind;
     bool suspend_join(std::coroutine_handle<> h);
     void finish_join();
     void abort() noexcept;

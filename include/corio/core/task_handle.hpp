@@ -83,8 +83,7 @@ class done_awaiter : wait_node, done_link {
   public:
     done_awaiter(task_header& target, bool forward_cancel) noexcept
         : m_target(target), m_forward(forward_cancel) {
-        m_cancel = &on_cancel;
-        m_what = "task";
+        m_kind = &s_wait_kind;
         m_on_done = &on_done;
     }
     done_awaiter(const done_awaiter&) = delete;
@@ -132,6 +131,7 @@ class done_awaiter : wait_node, done_link {
     task_header& m_target;
     task_header* m_waiter = nullptr;
     bool m_forward;
+    static constexpr wait_kind s_wait_kind{&on_cancel, "task"};
 };
 
 } // namespace detail

@@ -35,8 +35,7 @@ class wait_waiter final : child_watch, wait_node, timer_node {
     wait_waiter(std::vector<task_header*> tasks, return_when when,
                 std::optional<scheduler::time_point> deadline)
         : child_watch(tasks.size()), m_tasks(std::move(tasks)), m_when(when), m_deadline(deadline) {
-        wait_node::m_cancel = &on_cancel;
-        m_what = "wait";
+        m_kind = &s_wait_kind;
         m_fire = &on_timeout;
     }
     ~wait_waiter() override {
@@ -100,6 +99,7 @@ class wait_waiter final : child_watch, wait_node, timer_node {
     task_header* m_waiter = nullptr;
     std::size_t m_done = 0;
     bool m_satisfied = false;
+    static constexpr wait_kind s_wait_kind{&on_cancel, "wait"};
 };
 
 } // namespace detail

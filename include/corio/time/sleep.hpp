@@ -18,8 +18,7 @@ class sleep_awaiter : timer_node, wait_node {
   public:
     explicit sleep_awaiter(scheduler::time_point deadline) noexcept : m_deadline(deadline) {
         m_fire = &on_fire;
-        m_cancel = &on_cancel;
-        m_what = "sleep";
+        m_kind = &s_wait_kind;
     }
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
@@ -56,6 +55,7 @@ class sleep_awaiter : timer_node, wait_node {
 
     scheduler::time_point m_deadline;
     task_header* m_task = nullptr;
+    static constexpr wait_kind s_wait_kind{&on_cancel, "sleep"};
 };
 
 } // namespace detail

@@ -21,15 +21,23 @@ struct runnable {
 
 struct task_header;
 
-/// The suspension point a task is parked at. Every awaitable that suspends a task provides one,
-/// so that `cancel()` can withdraw the operation before the frame that owns its state resumes.
-struct wait_node {
+struct wait_node;
+
+/// What a kind of suspension point does on cancellation, and what it is called. One constant per
+/// awaitable type, so that a wait_node costs a single pointer in each awaiting frame.
+struct wait_kind {
     /// Withdraws the pending operation of `task`. It must either wake the task at once with
     /// `task.m_must_cancel` set (the operation is gone), arrange for a later wake-up once the
     /// operation can no longer touch the frame, or forward the request (awaiting another task).
-    void (*m_cancel)(wait_node*, task_header& task) = nullptr;
+    void (*cancel)(wait_node*, task_header& task);
     /// What the task waits on, for tracing ("sleep", "task", "gather", "recv", ...).
-    const char* m_what = "";
+    const char* what;
+};
+
+/// The suspension point a task is parked at. Every awaitable that suspends a task provides one,
+/// so that `cancel()` can withdraw the operation before the frame that owns its state resumes.
+struct wait_node {
+    const wait_kind* m_kind = nullptr;
 };
 
 /// An observer of a task's completion: awaiters of a task handle, gather, wait, task_group.
