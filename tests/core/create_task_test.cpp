@@ -501,6 +501,26 @@ TEST(CreateTask, ACancelledTaskIsNotReported) {
     EXPECT_TRUE(reports.empty()) << reports.front().message;
 }
 
+task<bool> task_ref_shares_the_task() {
+    bool end = false;
+    bool saw = false;
+    task_handle<int> h = corio::create_task(sleep_and_record(&end, &saw), "shared");
+    corio::task_ref r = h;
+    corio::task_ref copy = r;
+    const bool same = r == h && copy == r && r.id() == h.id() && r.name() == "shared";
+    co_await yield_once();
+    copy.cancel(); // through a reference of another type
+    try {
+        co_await h;
+    } catch (const cancelled_error&) {
+    }
+    co_return same&& r.done() && r.cancelled() && saw && !end;
+}
+
+TEST(CreateTask, ATaskRefSharesTheTaskOfItsHandle) {
+    EXPECT_TRUE(run_virtual(task_ref_shares_the_task()));
+}
+
 TEST(CreateTask, CreateTaskOutsideARunningLoopThrowsLogicError) {
     bool ran = false;
     EXPECT_THROW((void)corio::create_task(set_and_return(&ran, 1)), std::logic_error);
