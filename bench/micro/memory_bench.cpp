@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 // ------------------------------------------------------------ allocation counting ----------
 
@@ -110,6 +111,11 @@ corio::task<void> drain(corio::event_loop* loop) {
 }
 
 corio::task<void> frame_probe(std::int64_t* frame_requested, std::int64_t* frame_usable) {
+    // Empty corio's per-thread frame cache first, so that the probed frame comes from malloc.
+    std::vector<corio::task<void>> holders;
+    holders.reserve(corio::detail::frame_cache::max_cached);
+    for (std::uint32_t i = 0; i < corio::detail::frame_cache::max_cached; ++i)
+        holders.push_back(sleeper());
     const std::int64_t requested = g_requested.load(std::memory_order_relaxed);
     const std::int64_t usable = g_live_usable.load(std::memory_order_relaxed);
     corio::task<void> t = sleeper(); // allocates the frame and nothing else
