@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -241,11 +240,7 @@ std::string scheduler::task_name(const detail::task_header& t) {
 
 void scheduler::start_task(detail::task_header& t, std::coroutine_handle<> h,
                            std::string_view name) {
-    if (!name.empty()) {
-        t.m_name = new char[name.size() + 1];
-        std::memcpy(t.m_name, name.data(), name.size());
-        t.m_name[name.size()] = '\0';
-    }
+    t.set_name(name);
     t.m_sched = this;
     t.m_frame = h;
     t.m_resume = h;

@@ -2,7 +2,6 @@
 
 #include "corio/core/scheduler.hpp"
 
-#include <cstring>
 #include <stdexcept>
 
 namespace corio {
@@ -20,16 +19,7 @@ std::string task_ref::name() const {
 }
 
 void task_ref::set_name(std::string_view name) const {
-    detail::task_header& t = header();
-    char* copy = nullptr;
-    if (!name.empty()) {
-        copy = new char[name.size() + 1];
-        std::memcpy(copy, name.data(), name.size());
-        copy[name.size()] = '\0';
-    }
-    delete[] t.m_name;
-    // An empty name restores the default "Task-<id>".
-    t.m_name = copy;
+    header().set_name(name);
 }
 
 } // namespace corio

@@ -5,6 +5,7 @@
 #include "corio/core/task.hpp"
 
 #include <cassert>
+#include <cstring>
 #if __has_include(<cxxabi.h>)
 #include <cxxabi.h>
 #endif
@@ -49,6 +50,17 @@ bool task_header::cancel() noexcept {
     }
     m_must_cancel = true;
     return true;
+}
+
+void task_header::set_name(std::string_view name) {
+    char* copy = nullptr;
+    if (!name.empty()) {
+        copy = new char[name.size() + 1];
+        std::memcpy(copy, name.data(), name.size());
+        copy[name.size()] = '\0';
+    }
+    delete[] m_name;
+    m_name = copy;
 }
 
 void task_header::add_done_link(done_link& l) noexcept {

@@ -149,31 +149,46 @@ outcome<T> take_outcome(task_handle<T>& h) {
     }
 }
 
-template <typename... Ts>
-task<std::tuple<gather_value_t<Ts>...>> gather_handles(task_handle<Ts>... hs) {
-    {
-        gather_waiter w({hs.get()...}, false);
-        co_await w;
-    }
-    co_return std::tuple<gather_value_t<Ts>...>(take_value(hs)...);
+/// What gather returns for one child: its value, or with return_exceptions its outcome.
+template <bool ReturnExceptions, typename T>
+using gather_element_t = std::conditional_t<ReturnExceptions, outcome<T>, gather_value_t<T>>;
+
+template <bool ReturnExceptions, typename T>
+gather_element_t<ReturnExceptions, T> take_element(task_handle<T>& h) {
+    if constexpr (ReturnExceptions)
+        return take_outcome(h);
+    else
+        return take_value(h);
 }
 
-template <typename... Ts>
-task<std::tuple<outcome<Ts>...>> gather_handles_outcomes(task_handle<Ts>... hs) {
+template <bool ReturnExceptions, typename... Ts>
+task<std::tuple<gather_element_t<ReturnExceptions, Ts>...>> gather_handles(task_handle<Ts>... hs) {
     {
-        gather_waiter w({hs.get()...}, true);
+        gather_waiter w({hs.get()...}, ReturnExceptions);
         co_await w;
     }
-    co_return std::tuple<outcome<Ts>...>(take_outcome(hs)...);
+    co_return std::tuple<gather_element_t<ReturnExceptions, Ts>...>(
+        take_element<ReturnExceptions>(hs)...);
 }
 
-template <typename T>
-std::vector<task_header*> headers_of(const std::vector<task_handle<T>>& hs) {
-    std::vector<task_header*> out;
+template <bool ReturnExceptions, typename A>
+task<std::vector<gather_element_t<ReturnExceptions, awaited_t<A>>>>
+gather_range(std::vector<A> items) {
+    using T = awaited_t<A>;
+    std::vector<task_handle<T>> hs;
+    hs.reserve(items.size());
+    for (A& a : items)
+        hs.push_back(as_handle(std::move(a)));
+    items.clear();
+    {
+        gather_waiter w(headers_of(hs), ReturnExceptions);
+        co_await w;
+    }
+    std::vector<gather_element_t<ReturnExceptions, T>> out;
     out.reserve(hs.size());
-    for (const auto& h : hs)
-        out.push_back(h.get());
-    return out;
+    for (auto& h : hs)
+        out.push_back(take_element<ReturnExceptions>(h));
+    co_return out;
 }
 
 } // namespace detail
@@ -196,7 +211,7 @@ requires(sizeof...(As) >
          0) task<std::tuple<detail::gather_value_t<detail::awaited_t<As>>...>> gather(As&&... as) {
     // Arguments are turned into handles before the coroutine starts, in order, so every child is
     // scheduled even if creating a later one fails.
-    return detail::gather_handles(detail::as_handle(std::forward<As>(as))...);
+    return detail::gather_handles<false>(detail::as_handle(std::forward<As>(as))...);
 }
 
 /// Like gather, but never throws for a child: each result is an outcome holding the value or
@@ -206,47 +221,19 @@ template <typename... As>
 requires(sizeof...(As) >
          0) task<std::tuple<outcome<detail::awaited_t<As>>...>> gather(return_exceptions_t,
                                                                        As&&... as) {
-    return detail::gather_handles_outcomes(detail::as_handle(std::forward<As>(as))...);
+    return detail::gather_handles<true>(detail::as_handle(std::forward<As>(as))...);
 }
 
 /// gather over a range: a vector of tasks (or handles) of one type, results in the same order.
 template <typename A>
 task<std::vector<detail::gather_value_t<detail::awaited_t<A>>>> gather(std::vector<A> items) {
-    using T = detail::awaited_t<A>;
-    std::vector<task_handle<T>> hs;
-    hs.reserve(items.size());
-    for (A& a : items)
-        hs.push_back(detail::as_handle(std::move(a)));
-    items.clear();
-    {
-        detail::gather_waiter w(detail::headers_of(hs), false);
-        co_await w;
-    }
-    std::vector<detail::gather_value_t<T>> out;
-    out.reserve(hs.size());
-    for (auto& h : hs)
-        out.push_back(detail::take_value(h));
-    co_return out;
+    return detail::gather_range<false>(std::move(items));
 }
 
 /// gather over a range with return_exceptions: one outcome per item, in order.
 template <typename A>
 task<std::vector<outcome<detail::awaited_t<A>>>> gather(return_exceptions_t, std::vector<A> items) {
-    using T = detail::awaited_t<A>;
-    std::vector<task_handle<T>> hs;
-    hs.reserve(items.size());
-    for (A& a : items)
-        hs.push_back(detail::as_handle(std::move(a)));
-    items.clear();
-    {
-        detail::gather_waiter w(detail::headers_of(hs), true);
-        co_await w;
-    }
-    std::vector<outcome<T>> out;
-    out.reserve(hs.size());
-    for (auto& h : hs)
-        out.push_back(detail::take_outcome(h));
-    co_return out;
+    return detail::gather_range<true>(std::move(items));
 }
 
 } // namespace corio

@@ -121,12 +121,8 @@ task<wait_result<H>> wait(std::vector<H> handles, return_when when = return_when
     std::optional<scheduler::time_point> deadline;
     if (timeout)
         deadline = detail::this_task("wait").m_sched->time() + *timeout;
-    std::vector<detail::task_header*> headers;
-    headers.reserve(handles.size());
-    for (const H& h : handles)
-        headers.push_back(h.get());
     {
-        detail::wait_waiter w(std::move(headers), when, deadline);
+        detail::wait_waiter w(detail::headers_of(handles), when, deadline);
         co_await w;
     }
     wait_result<H> out;

@@ -83,6 +83,16 @@ T take_handle_result(task_handle<T>& h) {
     return h.promise().take_result();
 }
 
+/// The task headers behind a vector of task_handle<T> or task_ref.
+template <typename H>
+std::vector<task_header*> headers_of(const std::vector<H>& hs) {
+    std::vector<task_header*> out;
+    out.reserve(hs.size());
+    for (const H& h : hs)
+        out.push_back(h.get());
+    return out;
+}
+
 template <typename A>
 inline constexpr bool is_task_handle_v = false;
 template <typename T>

@@ -3,6 +3,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <string_view>
 
 namespace corio {
 class scheduler;
@@ -132,6 +133,10 @@ struct task_header : runnable {
             m_must_cancel = false;
         return m_cancel_requests;
     }
+
+    /// Replaces the task's name with a copy of `name`; empty restores "Task-<id>".
+    /// Errors: std::bad_alloc (the old name is kept).
+    void set_name(std::string_view name);
 
     void add_done_link(done_link& l) noexcept;
     void remove_done_link(done_link& l) noexcept;
