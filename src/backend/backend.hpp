@@ -1,6 +1,9 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -8,25 +11,49 @@
 
 namespace corio::detail {
 
-/// What an io_operation asks of the backend.
+/// What an io_operation asks of the backend. Socket calls map one to one onto the POSIX calls
+/// (and onto io_uring opcodes); the backend fills m_result as the call would return.
 enum class io_kind : std::uint8_t {
     poll_readable, ///< complete when the fd is readable (or has hung up / failed)
     poll_writable, ///< complete when the fd is writable (or has failed)
+    recv,          ///< recv(fd, m_buf, m_len, m_flags): bytes read, 0 at end of stream
+    send,          ///< send(fd, m_buf, m_len, m_flags | MSG_NOSIGNAL): bytes written (maybe short)
+    read,          ///< read(fd, m_buf, m_len), for pipes and other non-socket fds
+    write,         ///< write(fd, m_buf, m_len), for pipes and other non-socket fds (a pipe
+                   ///< whose reader is gone raises SIGPIPE unless the process ignores it)
+    accept,        ///< accept4(fd, m_addr, m_addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd
+    connect,       ///< connect(fd, m_addr, *m_addrlen): 0 once connected (SO_ERROR checked);
+                   ///< -EAGAIN when a Unix listener's backlog is full (nothing to wait for)
+    recvmsg,       ///< recvmsg(fd, m_msg, m_flags): bytes read (datagrams: from any peer)
+    sendmsg,       ///< sendmsg(fd, m_msg, m_flags | MSG_NOSIGNAL): bytes written
 };
 
 /// One I/O operation. It lives in the awaiting coroutine frame, so submitting it allocates
 /// nothing; the backend links it into its own tables through m_backend_next.
 ///
-/// Invariant: between submit() and either its completion or a successful cancel(), the
-/// operation must not move or be destroyed.
+/// Invariant: between a submit() that returned false and either the operation's completion or
+/// a successful cancel(), the operation, its buffer, address and msghdr must not move or be
+/// destroyed.
 struct io_operation {
     io_kind m_kind = io_kind::poll_readable;
     int m_fd = -1;
+    /// Flags for recv/send/recvmsg/sendmsg (MSG_*).
+    int m_flags = 0;
+    /// The buffer of recv/send/read/write.
+    void* m_buf = nullptr;
+    std::size_t m_len = 0;
+    /// accept: where the peer's address goes (may be null); connect: the address to reach.
+    sockaddr* m_addr = nullptr;
+    /// accept: in/out length of m_addr; connect: its length.
+    socklen_t* m_addrlen = nullptr;
+    /// recvmsg/sendmsg.
+    msghdr* m_msg = nullptr;
     /// The outcome: for polls, the ready events as poll(2) bits (POLLIN, POLLOUT, POLLERR,
-    /// POLLHUP); a negative errno on failure.
-    int m_result = 0;
-    /// Called on the loop thread when the operation completes. The backend no longer refers to
-    /// the operation by then, so the callee may destroy it.
+    /// POLLHUP); for calls, what the call returns (bytes, a new fd, 0), or a negative errno.
+    /// EAGAIN is never a result (but for connect, above): the backend waits instead.
+    std::int64_t m_result = 0;
+    /// Called on the loop thread when an operation that submit() left pending completes. The
+    /// backend no longer refers to the operation by then, so the callee may destroy it.
     void (*m_complete)(io_operation*) noexcept = nullptr;
     /// Backend-private link.
     io_operation* m_backend_next = nullptr;
@@ -54,9 +81,15 @@ class backend {
     /// "epoll", "io_uring", "poll", ...
     [[nodiscard]] virtual const char* name() const noexcept = 0;
 
-    /// Starts `op`. Its completion is delivered by a later wait(), never from inside submit().
-    /// Errors: std::system_error when the kernel refuses the fd (EBADF, EPERM for regular files).
-    virtual void submit(io_operation& op) = 0;
+    /// Starts `op`. Returns true when it completed at once (m_result is set and m_complete is
+    /// not called): readiness backends try the call first and wait only on EAGAIN. Returns
+    /// false when it is pending: its completion is delivered by a later wait(), never from
+    /// inside submit(). Polls always return false (a ready fd's poll completes at the next
+    /// wait, which then does not block), so that a watch re-armed from its completion runs once
+    /// per loop iteration, as asyncio's add_reader does.
+    /// Errors: std::system_error when the kernel refuses the fd (EBADF, EPERM for regular files);
+    /// the failure of the call itself is a result (negative errno), not an exception.
+    virtual bool submit(io_operation& op) = 0;
     /// Withdraws `op`. Returns true when it is gone and will never complete; false when it has
     /// already completed or is not known to the backend.
     virtual bool cancel(io_operation& op) noexcept = 0;
@@ -77,8 +110,9 @@ class backend {
 };
 
 /// Creates the backend called `name` ("" picks CORIO_BACKEND from the environment, else the
-/// default, epoll). Errors: std::invalid_argument for an unknown name; std::system_error if the
-/// kernel refuses to create it.
+/// default, epoll). "epoll" is edge-triggered unless CORIO_EPOLL_MODE=lt; "epoll-et" and
+/// "epoll-lt" fix the mode. Errors: std::invalid_argument for an unknown name (or
+/// CORIO_EPOLL_MODE value); std::system_error if the kernel refuses to create it.
 std::unique_ptr<backend> make_backend(std::string_view name);
 
 } // namespace corio::detail

@@ -3,13 +3,68 @@
 #include "sys/posix/errors.hpp"
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdint>
 
 namespace corio::detail {
+
+namespace {
+
+/// The epoll data of the waker; no fd entry can produce it (its fd half would be -1).
+constexpr std::uint64_t waker_tag = ~std::uint64_t{0};
+
+/// The epoll data of an fd: the fd in the low half, its entry's generation in the high half.
+std::uint64_t tag_of(int fd, std::uint32_t generation) noexcept {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) |
+           (static_cast<std::uint64_t>(generation) << 32);
+}
+
+constexpr std::uint32_t edge_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t read_interest = EPOLLIN | EPOLLRDHUP;
+constexpr std::uint32_t write_interest = EPOLLOUT;
+// The events that make a direction worth retrying. HUP and ERR count for both: the calls then
+// return their real outcome (0 at end of stream, ECONNRESET, EPIPE...).
+constexpr std::uint32_t read_events = EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t write_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
+// What polls report. Linux's EPOLL* bits equal the POLL* bits, so waiters see poll(2) bits.
+constexpr std::uint32_t reported_events =
+    EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI;
+
+bool is_poll(io_kind k) noexcept {
+    return k == io_kind::poll_readable || k == io_kind::poll_writable;
+}
+
+std::size_t iov_total(const msghdr* msg) noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
+        n += msg->msg_iov[i].iov_len;
+    return n;
+}
+
+/// The pending error of a socket whose connect was in progress: 0 or -errno.
+std::int64_t connect_outcome(int fd) noexcept {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -errno;
+    return -static_cast<std::int64_t>(err);
+}
+
+int int_option(int fd, int name) noexcept {
+    int value = -1;
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, name, &value, &len) != 0)
+        return -1;
+    return value;
+}
+
+} // namespace
 
 class epoll_backend::eventfd_waker final : public waker {
   public:
@@ -32,15 +87,53 @@ class epoll_backend::eventfd_waker final : public waker {
     sys::unique_fd m_fd;
 };
 
-epoll_backend::epoll_backend()
-    : m_epoll(::epoll_create1(EPOLL_CLOEXEC)), m_waker(std::make_shared<eventfd_waker>()) {
+// ------------------------------------------------------------------------------ op_queue ---
+
+void epoll_backend::op_queue::push(io_operation* op) noexcept {
+    op->m_backend_next = nullptr;
+    if (tail)
+        tail->m_backend_next = op;
+    else
+        head = op;
+    tail = op;
+}
+
+io_operation* epoll_backend::op_queue::pop() noexcept {
+    io_operation* op = head;
+    head = op->m_backend_next;
+    if (!head)
+        tail = nullptr;
+    op->m_backend_next = nullptr;
+    return op;
+}
+
+bool epoll_backend::op_queue::remove(io_operation* op) noexcept {
+    io_operation* prev = nullptr;
+    for (io_operation* p = head; p; prev = p, p = p->m_backend_next) {
+        if (p != op)
+            continue;
+        (prev ? prev->m_backend_next : head) = p->m_backend_next;
+        if (tail == p)
+            tail = prev;
+        p->m_backend_next = nullptr;
+        return true;
+    }
+    return false;
+}
+
+// ------------------------------------------------------------------------- epoll_backend ---
+
+epoll_backend::epoll_backend(epoll_mode mode)
+    : m_mode(mode), m_epoll(::epoll_create1(EPOLL_CLOEXEC)),
+      m_waker(std::make_shared<eventfd_waker>()) {
     if (!m_epoll)
         sys::throw_last_errno("epoll_create1");
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = m_waker->fd();
+    ev.data.u64 = waker_tag;
     if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_waker->fd(), &ev) != 0)
         sys::throw_last_errno("epoll_ctl(eventfd)");
+    m_fds.reserve(64);
 }
 
 epoll_backend::~epoll_backend() = default;
@@ -49,13 +142,32 @@ std::shared_ptr<waker> epoll_backend::get_waker() const {
     return m_waker;
 }
 
-std::uint32_t epoll_backend::wanted(const fd_entry& e) noexcept {
-    std::uint32_t ev = 0;
-    if (e.readers)
-        ev |= EPOLLIN | EPOLLRDHUP;
-    if (e.writers)
-        ev |= EPOLLOUT;
-    return ev;
+bool epoll_backend::is_read(io_kind k) noexcept {
+    switch (k) {
+    case io_kind::poll_readable:
+    case io_kind::recv:
+    case io_kind::read:
+    case io_kind::accept:
+    case io_kind::recvmsg:
+        return true;
+    case io_kind::poll_writable:
+    case io_kind::send:
+    case io_kind::write:
+    case io_kind::connect:
+    case io_kind::sendmsg:
+        break;
+    }
+    return false;
+}
+
+epoll_backend::fd_entry& epoll_backend::entry_for(int fd) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= m_fds.size()) {
+        // Geometric growth: a server's fd numbers climb one at a time.
+        std::size_t n = m_fds.size() * 2;
+        m_fds.resize(n > i ? n : i + 1);
+    }
+    return m_fds[i];
 }
 
 void epoll_backend::set_interest(int fd, fd_entry& e, std::uint32_t events) {
@@ -63,10 +175,11 @@ void epoll_backend::set_interest(int fd, fd_entry& e, std::uint32_t events) {
         return;
     epoll_event ev{};
     ev.events = events;
-    ev.data.fd = fd;
+    ev.data.u64 = tag_of(fd, e.generation);
     int op = events == 0 ? EPOLL_CTL_DEL : (e.registered == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
     if (::epoll_ctl(m_epoll.get(), op, fd, &ev) != 0) {
-        // The fd may have been closed and reopened behind our back; start afresh for it.
+        // The kernel's view differs from ours (the file was closed, or dup'ed and registered
+        // under this number before): start afresh.
         if (op == EPOLL_CTL_MOD && errno == ENOENT)
             op = EPOLL_CTL_ADD;
         else if (op == EPOLL_CTL_ADD && errno == EEXIST)
@@ -82,42 +195,191 @@ void epoll_backend::set_interest(int fd, fd_entry& e, std::uint32_t events) {
     e.registered = events;
 }
 
-void epoll_backend::submit(io_operation& op) {
+void epoll_backend::arm(int fd, fd_entry& e, std::uint32_t direction_events) {
+    if (m_mode == epoll_mode::edge) {
+        // Registered once for both directions; edges then keep the readiness bits current.
+        if (e.registered == 0)
+            set_interest(fd, e, edge_events);
+        return;
+    }
+    if ((e.registered & direction_events) != direction_events)
+        set_interest(fd, e, e.registered | direction_events);
+}
+
+std::int64_t epoll_backend::perform(const io_operation& op) noexcept {
+    // MSG_DONTWAIT: even a blocking socket must not stall the loop.
+    constexpr int nowait = MSG_DONTWAIT;
+    ssize_t r = -1;
+    for (;;) {
+        switch (op.m_kind) {
+        case io_kind::recv:
+            r = ::recv(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait);
+            break;
+        case io_kind::send:
+            r = ::send(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait | MSG_NOSIGNAL);
+            break;
+        case io_kind::read:
+            r = ::read(op.m_fd, op.m_buf, op.m_len);
+            break;
+        case io_kind::write:
+            r = ::write(op.m_fd, op.m_buf, op.m_len);
+            break;
+        case io_kind::accept:
+            r = ::accept4(op.m_fd, op.m_addr, op.m_addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            break;
+        case io_kind::recvmsg:
+            r = ::recvmsg(op.m_fd, op.m_msg, op.m_flags | nowait);
+            break;
+        case io_kind::sendmsg:
+            r = ::sendmsg(op.m_fd, op.m_msg, op.m_flags | nowait | MSG_NOSIGNAL);
+            break;
+        case io_kind::poll_readable:
+        case io_kind::poll_writable:
+        case io_kind::connect:
+            return -EINVAL; // not calls that can be retried; handled by the callers
+        }
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+void epoll_backend::note_transfer(int fd, fd_entry& e, const io_operation& op,
+                                  std::int64_t result) noexcept {
+    if (result <= 0)
+        return;
+    std::size_t asked = 0;
+    switch (op.m_kind) {
+    case io_kind::recv:
+    case io_kind::read:
+        // MSG_PEEK leaves the data queued; MSG_OOB reads the urgent byte only.
+        if (op.m_flags & (MSG_PEEK | MSG_OOB))
+            return;
+        asked = op.m_len;
+        break;
+    case io_kind::send:
+    case io_kind::write:
+        asked = op.m_len;
+        break;
+    case io_kind::sendmsg:
+        asked = iov_total(op.m_msg);
+        break;
+    case io_kind::recvmsg:
+        // recvmsg is how ancillary data is read, and a Unix stream read stops short at a
+        // message carrying fds: a short recvmsg proves nothing.
+    case io_kind::accept:
+    case io_kind::connect:
+    case io_kind::poll_readable:
+    case io_kind::poll_writable:
+        return;
+    }
+    if (static_cast<std::size_t>(result) >= asked)
+        return;
+    if (is_read(op.m_kind) ? e.read_closed : e.write_closed)
+        return; // the end of stream (or the error) may still be there, with no event to come
+    if (e.type == fd_type::unknown) {
+        // Probed once per fd, at its first short transfer.
+        e.type = fd_type::other;
+        const int type = int_option(fd, SO_TYPE);
+        if (type == SOCK_STREAM) {
+            // A Unix stream socket with SO_PASSCRED does not glue data of different writers
+            // into one read, so a short read may leave data behind.
+            if (int_option(fd, SO_DOMAIN) != AF_UNIX || int_option(fd, SO_PASSCRED) == 0)
+                e.type = fd_type::stream;
+        } else if (type < 0 && errno == ENOTSOCK) {
+            struct stat st {};
+            if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+                e.type = fd_type::pipe;
+        }
+    }
+    if (is_read(op.m_kind)) {
+        if (e.type == fd_type::stream)
+            e.readable = false;
+    } else if (e.type == fd_type::stream || e.type == fd_type::pipe) {
+        e.writable = false;
+    }
+}
+
+bool epoll_backend::poll_now(io_operation& op) {
+    pollfd p{};
+    p.fd = op.m_fd;
+    p.events = POLLIN | POLLPRI | POLLRDHUP | POLLOUT;
+    int n;
+    do
+        n = ::poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        sys::throw_last_errno("poll");
+    if (p.revents & POLLNVAL)
+        sys::throw_errno(EBADF, "corio: submit on an invalid fd");
+    const auto revents = static_cast<std::uint32_t>(p.revents);
+    if (!(revents & (op.m_kind == io_kind::poll_readable ? read_events : write_events)))
+        return false;
+    op.m_result = static_cast<std::int64_t>(revents & reported_events);
+    return true;
+}
+
+bool epoll_backend::submit(io_operation& op) {
     if (op.m_fd < 0)
         sys::throw_errno(EBADF, "corio: submit on an invalid fd");
-    const auto fd = static_cast<std::size_t>(op.m_fd);
-    if (fd >= m_fds.size())
-        m_fds.resize(fd + 1);
-    fd_entry& e = m_fds[fd];
-    io_operation*& head = list_for(e, op.m_kind);
-    op.m_backend_next = nullptr;
-    io_operation** tail = &head;
-    while (*tail)
-        tail = &(*tail)->m_backend_next;
-    *tail = &op;
+    fd_entry& e = entry_for(op.m_fd);
+    const bool read_side = is_read(op.m_kind);
+    op_queue& queue = read_side ? e.readers : e.writers;
+    bool& ready = read_side ? e.readable : e.writable;
+
+    if (op.m_kind == io_kind::connect) {
+        // connect starts the connection whatever the readiness; only its outcome is waited for.
+        // EINTR leaves the connection going on in the background, as EINPROGRESS does.
+        if (::connect(op.m_fd, op.m_addr, *op.m_addrlen) == 0) {
+            op.m_result = 0;
+            return true;
+        }
+        if (errno != EINPROGRESS && errno != EINTR) {
+            op.m_result = -errno;
+            return true;
+        }
+        ready = false; // a connecting socket is not writable; connection raises EPOLLOUT
+    } else if (queue.empty() && ready) {
+        // FIFO: a call is tried only when nobody waits before it in this direction.
+        if (is_poll(op.m_kind)) {
+            if (poll_now(op)) {
+                m_ready_polls.push(&op);
+                ++m_pending;
+                return false;
+            }
+        } else {
+            const std::int64_t r = perform(op);
+            if (r != -EAGAIN) {
+                note_transfer(op.m_fd, e, op, r);
+                op.m_result = r;
+                return true;
+            }
+        }
+        ready = false;
+    }
+
+    queue.push(&op);
     try {
-        const std::uint32_t want = wanted(e);
-        if ((e.registered & want) != want)
-            set_interest(op.m_fd, e, e.registered | want);
+        arm(op.m_fd, e, read_side ? read_interest : write_interest);
     } catch (...) {
-        *tail = nullptr;
+        queue.remove(&op);
         throw;
     }
     ++m_pending;
+    return false;
 }
 
 bool epoll_backend::cancel(io_operation& op) noexcept {
     if (op.m_fd < 0 || static_cast<std::size_t>(op.m_fd) >= m_fds.size())
         return false;
-    io_operation** p = &list_for(m_fds[static_cast<std::size_t>(op.m_fd)], op.m_kind);
-    while (*p && *p != &op)
-        p = &(*p)->m_backend_next;
-    if (!*p)
+    fd_entry& e = m_fds[static_cast<std::size_t>(op.m_fd)];
+    if (!(is_read(op.m_kind) ? e.readers : e.writers).remove(&op) &&
+        !(is_poll(op.m_kind) && (m_ready_polls.remove(&op) || m_delivering.remove(&op))))
         return false;
-    *p = op.m_backend_next;
-    op.m_backend_next = nullptr;
     --m_pending;
-    // Interest stays registered; it is dropped if an event arrives that nobody waits for.
+    // Interest stays registered: edge mode never changes it, and level mode drops it if an
+    // event arrives that nobody waits for.
     return true;
 }
 
@@ -125,23 +387,60 @@ void epoll_backend::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size())
         return;
     fd_entry& e = m_fds[static_cast<std::size_t>(fd)];
+    assert(e.readers.empty() && e.writers.empty() && "forget_fd with operations pending");
     if (e.registered) {
         epoll_event ev{};
-        ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, &ev);
+        ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, &ev); // fails only if already closed
     }
+    // A new file may get this number: it starts unregistered and believed ready both ways, and
+    // the new generation makes events still queued for the old file miss it.
+    const std::uint32_t generation = e.generation + 1;
     e = fd_entry{};
+    e.generation = generation;
 }
 
-void epoll_backend::complete_all(io_operation*& list, int revents) noexcept {
-    io_operation* op = list;
-    list = nullptr;
-    while (op) {
-        io_operation* next = op->m_backend_next;
-        op->m_backend_next = nullptr;
-        op->m_result = revents;
+void epoll_backend::retry_queue(int fd, std::uint32_t generation, bool read_side,
+                                int revents) noexcept {
+    for (;;) {
+        // Looked up afresh each time: a completion may submit (and grow the table), cancel, or
+        // forget the fd.
+        fd_entry& e = m_fds[static_cast<std::size_t>(fd)];
+        if (e.generation != generation)
+            return;
+        op_queue& queue = read_side ? e.readers : e.writers;
+        bool& ready = read_side ? e.readable : e.writable;
+        io_operation* op = queue.head;
+        if (!op || !ready)
+            return;
+        std::int64_t result;
+        if (is_poll(op->m_kind)) {
+            result = revents;
+        } else if (op->m_kind == io_kind::connect) {
+            result = connect_outcome(fd);
+        } else {
+            result = perform(*op);
+            if (result == -EAGAIN) {
+                ready = false; // the rest stay queued until the next event
+                return;
+            }
+            note_transfer(fd, e, *op, result);
+        }
+        queue.pop();
+        --m_pending;
+        op->m_result = result;
+        op->m_complete(op); // may destroy *op
+    }
+}
+
+void epoll_backend::deliver_ready_polls() noexcept {
+    // Moved aside first: a callback that re-arms its poll parks it for the next wait, not this
+    // one; and a callback may cancel a poll of the batch, which cancel() finds there.
+    m_delivering = m_ready_polls;
+    m_ready_polls = op_queue{};
+    while (!m_delivering.empty()) {
+        io_operation* op = m_delivering.pop();
         --m_pending;
         op->m_complete(op); // may destroy *op
-        op = next;
     }
 }
 
@@ -169,56 +468,77 @@ int epoll_backend::epoll_wait_for(std::optional<std::chrono::nanoseconds> timeou
 }
 
 void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+    const bool have_ready_polls = !m_ready_polls.empty();
+    if (have_ready_polls)
+        timeout = std::chrono::nanoseconds::zero(); // something completes now: do not block
     const int n = epoll_wait_for(timeout);
-    if (n < 0) {
-        if (errno == EINTR)
-            return; // a signal; the loop re-evaluates its timers and wakes-ups
+    if (n < 0 && errno != EINTR)
         sys::throw_last_errno("epoll_wait");
-    }
+    if (have_ready_polls)
+        deliver_ready_polls();
+    // n < 0: a signal (EINTR); the loop re-evaluates its timers and wake-ups.
     for (int i = 0; i < n; ++i) {
-        const int fd = m_events[i].data.fd;
-        const std::uint32_t ev = m_events[i].events;
-        if (fd == m_waker->fd()) {
+        const std::uint64_t data = m_events[i].data.u64;
+        if (data == waker_tag) {
             m_waker->drain();
             continue;
         }
+        const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
+        const auto generation = static_cast<std::uint32_t>(data >> 32);
         if (static_cast<std::size_t>(fd) >= m_fds.size())
             continue;
-        // Linux's EPOLL* bits equal the POLL* bits, so waiters see poll(2) semantics.
-        const int revents = static_cast<int>(
-            ev & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI));
-        constexpr std::uint32_t read_bits = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI;
-        constexpr std::uint32_t write_bits = EPOLLOUT | EPOLLHUP | EPOLLERR;
+        const std::uint32_t ev = m_events[i].events;
+        const int revents = static_cast<int>(ev & reported_events);
         bool had_readers = false;
         bool had_writers = false;
         {
             fd_entry& e = m_fds[static_cast<std::size_t>(fd)];
-            had_readers = e.readers != nullptr;
-            had_writers = e.writers != nullptr;
-            if (ev & read_bits)
-                complete_all(e.readers, revents);
+            if (e.generation != generation)
+                continue; // queued for a file that was forgotten since
+            had_readers = !e.readers.empty();
+            had_writers = !e.writers.empty();
+            // Both bits first, so that a completion below that submits in the other direction
+            // tries its call at once.
+            if (ev & read_events)
+                e.readable = true;
+            if (ev & write_events)
+                e.writable = true;
+            if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                e.read_closed = true;
+            if (ev & (EPOLLHUP | EPOLLERR))
+                e.write_closed = true;
         }
-        // Completions may have submitted operations and grown the table: look the entry up again.
-        if (ev & write_bits)
-            complete_all(m_fds[static_cast<std::size_t>(fd)].writers, revents);
+        if (ev & read_events)
+            retry_queue(fd, generation, true, revents);
+        if (ev & write_events)
+            retry_queue(fd, generation, false, revents);
 
-        // Lazy disarm: drop only a direction that fired while nobody waited for it, so a steady
-        // stream of operations on an fd costs no epoll_ctl, and a level-triggered fd that
-        // nobody reads cannot wake the loop in a spin.
+        if (m_mode != epoll_mode::level)
+            continue;
+        // Lazy disarm: drop only a direction that fired while nobody waited for it, so a
+        // steady stream of operations on an fd costs no epoll_ctl, and a level-triggered fd
+        // that nobody reads cannot wake the loop in a spin.
         std::uint32_t drop = 0;
         if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) && !had_readers)
-            drop |= EPOLLIN | EPOLLRDHUP;
+            drop |= read_interest;
         if ((ev & EPOLLOUT) && !had_writers)
-            drop |= EPOLLOUT;
+            drop |= write_interest;
         if ((ev & (EPOLLHUP | EPOLLERR)) && !had_readers && !had_writers)
             drop = ~0u; // reported whatever the mask: only removal silences them
-        if (drop) {
-            fd_entry& e = m_fds[static_cast<std::size_t>(fd)];
-            try {
-                set_interest(fd, e, (e.registered & ~drop) | wanted(e));
-            } catch (const std::system_error&) {
-                // Only costs a spurious wake-up later.
-            }
+        if (!drop)
+            continue;
+        fd_entry& e = m_fds[static_cast<std::size_t>(fd)];
+        if (e.generation != generation)
+            continue;
+        std::uint32_t keep = e.registered & ~drop;
+        if (!e.readers.empty())
+            keep |= read_interest;
+        if (!e.writers.empty())
+            keep |= write_interest;
+        try {
+            set_interest(fd, e, keep);
+        } catch (const std::system_error&) {
+            // Only costs a spurious wake-up later.
         }
     }
 }

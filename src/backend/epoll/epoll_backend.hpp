@@ -11,20 +11,52 @@
 
 namespace corio::detail {
 
+/// How the epoll backend asks the kernel for readiness.
+enum class epoll_mode : std::uint8_t {
+    /// Edge-triggered: each fd is registered once for both directions (EPOLLIN | EPOLLOUT |
+    /// EPOLLRDHUP | EPOLLET) and never touched again until forget_fd().
+    edge,
+    /// Level-triggered: each fd is registered once for the directions that have waiters;
+    /// interest in a direction is dropped lazily, only when an event arrives that nobody waits
+    /// for (a level-triggered fd nobody reads would otherwise wake every wait).
+    level,
+};
+
 /// The Linux epoll backend.
 ///
-/// Each fd is registered once, level-triggered, with the union of the directions that have
-/// waiters; interest in a direction is dropped lazily, only when an event arrives that nobody
-/// waits for, so a steady stream of operations on an fd costs no epoll_ctl. Waits use
-/// epoll_pwait2 for nanosecond timeouts (falling back to epoll_wait, rounded up to the next
-/// millisecond, on kernels before 5.11). The waker is an eventfd.
+/// Operations are readiness-based: submit() tries the call at once when the fd is believed
+/// ready in that direction, and queues the operation (FIFO per fd and direction) only when the
+/// call would block. A readiness event then retries the queue of that direction in order until
+/// a call would block again.
+///
+/// Per-fd readiness is tracked as in Tokio and mio (see fd_entry), so that an operation on an
+/// fd known not to be ready costs no syscall: a ping-pong exchange costs one recv, one send and
+/// a share of one epoll_wait per message, as a hand-written epoll loop does. Each fd is
+/// registered once, at the first operation that has to wait; the steady state calls no
+/// epoll_ctl (edge mode: never; level mode: unless events arrive that nobody waits for).
+///
+/// Polls (poll_readable, poll_writable) never complete at once: a watch re-armed from its own
+/// callback then runs once per loop iteration, as asyncio's add_reader does, instead of
+/// spinning inside one. Nor can a poll simply wait for the next event: in edge mode the event
+/// that made the fd ready may have been reported already, to nobody. So when the fd is
+/// believed ready, submit() asks poll(2) (zero timeout); a ready poll is parked in a list that
+/// the next wait() delivers without blocking. A poll on an fd known not to be ready waits for
+/// the event without a syscall. Their result is poll(2)'s revents either way.
+///
+/// The fds given to it must be non-blocking (accept completes with non-blocking fds). Socket
+/// calls also pass MSG_DONTWAIT, so a blocking socket cannot stall the loop; read, write and
+/// connect on a blocking fd would.
+///
+/// Waits use epoll_pwait2 for nanosecond timeouts (falling back to epoll_wait, rounded up to the
+/// next millisecond, on kernels before 5.11). The waker is an eventfd.
 class epoll_backend final : public backend {
   public:
-    epoll_backend();
+    explicit epoll_backend(epoll_mode mode = epoll_mode::edge);
     ~epoll_backend() override;
 
     [[nodiscard]] const char* name() const noexcept override { return "epoll"; }
-    void submit(io_operation& op) override;
+    [[nodiscard]] epoll_mode mode() const noexcept { return m_mode; }
+    bool submit(io_operation& op) override;
     bool cancel(io_operation& op) noexcept override;
     void forget_fd(int fd) noexcept override;
     [[nodiscard]] bool has_pending() const noexcept override { return m_pending != 0; }
@@ -32,28 +64,103 @@ class epoll_backend final : public backend {
     [[nodiscard]] std::shared_ptr<waker> get_waker() const override;
 
   private:
+    /// A FIFO of waiting operations linked through io_operation::m_backend_next.
+    struct op_queue {
+        io_operation* head = nullptr;
+        io_operation* tail = nullptr;
+        [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
+        void push(io_operation* op) noexcept;
+        io_operation* pop() noexcept;
+        /// Unlinks `op`; false when it is not in the queue.
+        bool remove(io_operation* op) noexcept;
+    };
+
+    /// What a short transfer says about an fd (see fd_entry::readable).
+    enum class fd_type : std::uint8_t {
+        unknown, ///< not probed yet (probed at the first short transfer)
+        stream,  ///< a stream socket: a short read drains the buffer, a short write fills it
+        pipe,    ///< a pipe or FIFO: a short write fills it; a read may stop at a packet
+                 ///< (O_DIRECT writers), so a short read proves nothing
+        other,   ///< datagrams, ttys, inotify...: a short transfer proves nothing
+    };
+
+    /// What the backend knows about one fd.
+    ///
+    /// Readiness bits (`readable`, `writable`): "a call in this direction might not block".
+    /// They start true (a fresh fd is tried at once), are set by every event that reports the
+    /// direction (HUP and ERR report both), and are cleared when a call returns EAGAIN. While a
+    /// bit is clear, an operation in that direction is queued without a syscall: the call could
+    /// only return EAGAIN.
+    ///
+    /// Why a clear bit is safe in edge mode: a bit is cleared only when the kernel has just said
+    /// the fd is not ready (EAGAIN, or a poll(2) check). The fd is registered at the latest when
+    /// an operation queues, and EPOLL_CTL_ADD reports readiness that already holds, so from
+    /// then on any change to ready raises a new edge, which sets the bit again.
+    ///
+    /// Short transfers: on a stream socket a read that returns fewer bytes than asked (but more
+    /// than 0) has emptied the receive buffer, and a short write (on a pipe too) has filled the
+    /// send buffer; the bit is cleared then too, as Tokio does, so that the next operation
+    /// waits for the event instead of paying for a call that would return EAGAIN. This is safe
+    /// in edge mode because data arriving (space freeing) after that call raises a new edge.
+    /// It is not true of datagram sockets (a datagram smaller than the buffer leaves the next
+    /// one queued), packet-mode pipes, ttys in canonical mode, inotify, MSG_PEEK, recvmsg (a
+    /// Unix stream read stops at a message carrying fds) or Unix sockets with SO_PASSCRED
+    /// (data of different writers is not glued), hence `type`. TCP urgent data (MSG_OOB)
+    /// splits a read too: a peer that sends it may see its connection wait for more data.
+    ///
+    /// End of stream and errors are final, and their event is reported once in edge mode: once
+    /// an event has reported one (RDHUP, HUP or ERR), a short transfer in that direction no
+    /// longer clears the bit, as in Tokio (a short read followed by a FIN that an earlier event
+    /// reported must still let the next recv return 0). EAGAIN still clears it: it is proof.
+    ///
+    /// In level mode the same bits work and are even forgiving: a queued direction is armed,
+    /// and a level-triggered fd is reported at every wait for as long as it is ready, so a bit
+    /// cleared too eagerly costs one extra wait, never a lost wake-up.
+    ///
+    /// Invariant (outside the retry loop in wait()): a non-empty queue has its bit clear, and
+    /// its direction is armed with the kernel.
     struct fd_entry {
-        // FIFO lists of waiting operations, linked through io_operation::m_backend_next.
-        io_operation* readers = nullptr;
-        io_operation* writers = nullptr;
-        // The events the kernel has for this fd; 0 when it is not in the epoll set.
+        op_queue readers; ///< poll_readable, recv, read, accept, recvmsg
+        op_queue writers; ///< poll_writable, send, write, connect, sendmsg
+        /// The events registered with the kernel; 0 when the fd is not in the epoll set.
         std::uint32_t registered = 0;
+        /// Bumped by forget_fd() and kept across it; stamped into the epoll data, so an event
+        /// queued for an fd number before it was forgotten is ignored once the number is reused.
+        std::uint32_t generation = 0;
+        bool readable = true;
+        bool writable = true;
+        bool read_closed = false;  ///< an event reported RDHUP, HUP or ERR
+        bool write_closed = false; ///< an event reported HUP or ERR
+        fd_type type = fd_type::unknown;
     };
     class eventfd_waker;
 
-    static io_operation*& list_for(fd_entry& e, io_kind k) noexcept {
-        return k == io_kind::poll_readable ? e.readers : e.writers;
-    }
-    static std::uint32_t wanted(const fd_entry& e) noexcept;
-    /// Makes the kernel's interest for `fd` equal to `events` (0 removes the fd).
+    static bool is_read(io_kind k) noexcept;
+    fd_entry& entry_for(int fd);
+    /// Makes sure the kernel reports `direction_events` for `fd` (registers it in edge mode).
+    void arm(int fd, fd_entry& e, std::uint32_t direction_events);
+    /// Level mode: makes the kernel's interest for `fd` equal to `events` (0 removes the fd).
     void set_interest(int fd, fd_entry& e, std::uint32_t events);
-    void complete_all(io_operation*& list, int revents) noexcept;
+    /// Runs the call of `op` once (retrying EINTR): its result, or -errno (-EAGAIN included).
+    static std::int64_t perform(const io_operation& op) noexcept;
+    /// Clears the readiness bit after a short transfer on a byte stream.
+    void note_transfer(int fd, fd_entry& e, const io_operation& op, std::int64_t result) noexcept;
+    /// Checks a poll with poll(2); true (m_result set) when it is ready now.
+    static bool poll_now(io_operation& op);
+    /// Completes the polls that submit() found ready (those parked before this call).
+    void deliver_ready_polls() noexcept;
+    /// Retries the queue of one direction of `fd` after an event, in FIFO order, until a call
+    /// would block again.
+    void retry_queue(int fd, std::uint32_t generation, bool read_side, int revents) noexcept;
     int epoll_wait_for(std::optional<std::chrono::nanoseconds> timeout);
 
+    epoll_mode m_mode;
     sys::unique_fd m_epoll;
     std::shared_ptr<eventfd_waker> m_waker;
-    std::vector<fd_entry> m_fds; // indexed by fd
-    std::size_t m_pending = 0;   // submitted operations not yet completed or cancelled
+    std::vector<fd_entry> m_fds; // indexed by fd; grows only when a new fd number is higher
+    std::size_t m_pending = 0;   // queued operations (not completed inline, nor cancelled)
+    op_queue m_ready_polls;      // polls found ready by submit(), delivered by the next wait()
+    op_queue m_delivering;       // the batch of ready polls being delivered (cancel looks here)
     bool m_have_pwait2 = true;
     epoll_event m_events[256];
 };
