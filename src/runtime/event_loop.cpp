@@ -1,6 +1,7 @@
 #include "corio/runtime/event_loop.hpp"
 
 #include "backend/backend.hpp"
+#include "runtime/fd_watchers.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -32,6 +33,28 @@ event_loop::~event_loop() {
 
 const char* event_loop::backend_name() const noexcept {
     return m_backend->name();
+}
+
+void event_loop::add_reader(int fd, std::function<void()> callback) {
+    check_open();
+    if (!m_fd_watchers)
+        m_fd_watchers = std::make_unique<detail::fd_watchers>(*this);
+    m_fd_watchers->add(fd, false, std::move(callback));
+}
+
+bool event_loop::remove_reader(int fd) noexcept {
+    return m_fd_watchers && m_fd_watchers->remove(fd, false);
+}
+
+void event_loop::add_writer(int fd, std::function<void()> callback) {
+    check_open();
+    if (!m_fd_watchers)
+        m_fd_watchers = std::make_unique<detail::fd_watchers>(*this);
+    m_fd_watchers->add(fd, true, std::move(callback));
+}
+
+bool event_loop::remove_writer(int fd) noexcept {
+    return m_fd_watchers && m_fd_watchers->remove(fd, true);
 }
 
 void event_loop::check_open() const {

@@ -20,6 +20,7 @@ class event_loop;
 
 namespace detail {
 class backend;
+class fd_watchers;
 void run_main(event_loop& loop, task_ref main);
 } // namespace detail
 
@@ -83,6 +84,22 @@ class event_loop final : public scheduler {
         return dynamic_cast<event_loop*>(scheduler::current());
     }
 
+    /// Calls `callback()` on the loop each time `fd` is readable, until remove_reader(fd)
+    /// (asyncio's add_reader). Replaces the callback of an fd already watched for reading. The
+    /// fd stays the caller's; remove the reader before closing it, and do not mix this with
+    /// other corio calls waiting on the same fd when the last watcher of it is removed.
+    /// An exception escaping `callback` goes to the exception handler; the watch goes on.
+    ///
+    /// Errors: std::system_error (EBADF) for an invalid fd; std::logic_error if the loop is
+    /// closed; std::bad_alloc.
+    void add_reader(int fd, std::function<void()> callback);
+    /// Stops watching `fd` for reading (asyncio's remove_reader). Returns true if it was watched.
+    bool remove_reader(int fd) noexcept;
+    /// Like add_reader, for writability (asyncio's add_writer).
+    void add_writer(int fd, std::function<void()> callback);
+    /// Stops watching `fd` for writability. Returns true if it was watched.
+    bool remove_writer(int fd) noexcept;
+
   protected:
     void poll_io(std::optional<duration> timeout) override;
 
@@ -94,6 +111,8 @@ class event_loop final : public scheduler {
     void run_remote_calls() noexcept;
 
     std::unique_ptr<detail::backend> m_backend;
+    // add_reader / add_writer watches, created at first use; destroyed before the backend.
+    std::unique_ptr<detail::fd_watchers> m_fd_watchers;
     std::shared_ptr<detail::remote_queue> m_remote;
     // Called from poll_io when SIGINT arrived while corio::run installed its handler.
     std::function<void()> m_on_interrupt;
