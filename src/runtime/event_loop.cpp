@@ -20,7 +20,8 @@ bool debug_from_environment() {
 
 event_loop::event_loop(loop_options options)
     : scheduler(options.clock), m_backend(detail::make_backend(options.backend)),
-      m_remote(std::make_shared<detail::remote_queue>(m_backend->get_waker())) {
+      m_remote(std::make_shared<detail::remote_queue>(m_backend->get_waker())),
+      m_default_executor_threads(options.default_executor_threads) {
     set_debug(options.debug ? *options.debug : debug_from_environment());
     set_slow_callback_duration(
         std::chrono::duration_cast<duration>(options.slow_callback_duration));
@@ -70,7 +71,18 @@ void event_loop::close() {
     m_closed = true;
     m_remote->close();
     drop_callbacks();
+    // Frames destroyed here withdraw their to_thread jobs (queued ones will never run, running
+    // ones get a stop request) before the executor waits for its workers.
     abandon_tasks();
+    if (m_default_executor)
+        m_default_executor->shutdown(true);
+}
+
+thread_pool& event_loop::default_executor() {
+    check_open();
+    if (!m_default_executor)
+        m_default_executor = std::make_unique<thread_pool>(m_default_executor_threads);
+    return *m_default_executor;
 }
 
 void event_loop::run_remote_calls() noexcept {
@@ -83,7 +95,7 @@ void event_loop::run_remote_calls() noexcept {
             call_exception_handler(exception_context{
                 "Exception in a call_soon_threadsafe callback", std::current_exception(), {}});
         }
-        delete c;
+        c->dispose();
         c = next;
     }
 }

@@ -9,19 +9,25 @@ remote_queue::~remote_queue() {
 }
 
 bool remote_queue::post(std::unique_ptr<remote_call>& c) {
+    if (!post(*c))
+        return false;
+    c.release(); // now owned by the queue, which disposes of it
+    return true;
+}
+
+bool remote_queue::post(remote_call& c) noexcept {
     bool was_empty = false;
     {
         std::lock_guard lock(m_mutex);
         if (m_closed)
             return false;
-        remote_call* raw = c.release();
-        raw->m_next = nullptr;
+        c.m_next = nullptr;
         was_empty = m_head == nullptr;
         if (m_tail)
-            m_tail->m_next = raw;
+            m_tail->m_next = &c;
         else
-            m_head = raw;
-        m_tail = raw;
+            m_head = &c;
+        m_tail = &c;
         m_nonempty.store(true, std::memory_order_relaxed);
     }
     // Only the post that makes the inbox non-empty wakes the loop: the loop empties the inbox
@@ -50,7 +56,7 @@ void remote_queue::close() noexcept {
     }
     while (head) {
         remote_call* next = head->m_next;
-        delete head;
+        head->dispose();
         head = next;
     }
 }

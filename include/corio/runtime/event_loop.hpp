@@ -7,7 +7,10 @@
 #include "corio/runtime/detail/remote_queue.hpp"
 #include "corio/runtime/loop_handle.hpp"
 #include "corio/runtime/loop_options.hpp"
+#include "corio/runtime/thread_pool.hpp"
+#include "corio/runtime/to_thread.hpp"
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,8 +72,29 @@ class event_loop final : public scheduler {
     /// A thread-safe handle for posting work from other threads.
     [[nodiscard]] loop_handle handle() const noexcept { return loop_handle(m_remote); }
 
+    /// Runs `f(args...)` on `executor` (the loop's default executor when null) and returns an
+    /// awaitable for its result (asyncio's run_in_executor). Await it in a task: the result is
+    /// delivered to the loop of the awaiting task. Cancellation and errors are to_thread's;
+    /// asking for the default executor of a closed loop throws std::logic_error.
+    ///
+    /// Example: `int v = co_await loop.run_in_executor(&pool, compute, 42);`
+    template <typename F, typename... Args>
+    requires detail::thread_callable<F, Args...>
+    auto run_in_executor(thread_pool* executor, F&& f, Args&&... args) {
+        return detail::make_thread_awaiter(executor ? executor : &default_executor(),
+                                           std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// The loop's default executor, the pool behind to_thread: created at first use with
+    /// loop_options::default_executor_threads workers at most, and shut down (queued jobs
+    /// dropped, running ones waited for) when the loop closes. Loop thread only.
+    /// Errors: std::logic_error if the loop is closed; std::bad_alloc.
+    thread_pool& default_executor();
+
     /// Closes the loop: drops pending callbacks, reports and releases unfinished tasks, refuses
-    /// further thread-safe calls. Idempotent. Errors: std::logic_error while running.
+    /// further thread-safe calls, then shuts the default executor down, which waits for the
+    /// callables still running in it (asyncio's shutdown_default_executor). Idempotent.
+    /// Errors: std::logic_error while running.
     void close();
     [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
 
@@ -78,6 +102,11 @@ class event_loop final : public scheduler {
     [[nodiscard]] const char* backend_name() const noexcept;
     /// The backend, for corio's I/O layers. Not for applications.
     [[nodiscard]] detail::backend& io_backend() const noexcept { return *m_backend; }
+    /// The loop's thread-safe inbox, for corio's thread bridges (to_thread). Not for
+    /// applications: they use handle().
+    [[nodiscard]] const std::shared_ptr<detail::remote_queue>& inbox() const noexcept {
+        return m_remote;
+    }
 
     /// The running loop of this thread, or null.
     [[nodiscard]] static event_loop* current() noexcept {
@@ -116,6 +145,9 @@ class event_loop final : public scheduler {
     std::shared_ptr<detail::remote_queue> m_remote;
     // Called from poll_io when SIGINT arrived while corio::run installed its handler.
     std::function<void()> m_on_interrupt;
+    std::size_t m_default_executor_threads = 0;
+    // Created by default_executor(); shut down by close().
+    std::unique_ptr<thread_pool> m_default_executor;
     bool m_closed = false;
 };
 

@@ -3,6 +3,7 @@
 #include "corio/core/scheduler.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,9 @@ struct loop_options {
     std::string backend{};
     /// The time a callback or task step may hold the loop before debug mode warns.
     std::chrono::nanoseconds slow_callback_duration = std::chrono::milliseconds(100);
+    /// The bound on the worker threads of the loop's default executor (to_thread). 0: Python's
+    /// default, min(32, hardware threads + 4). The threads start only when work arrives.
+    std::size_t default_executor_threads = 0;
 };
 
 } // namespace corio

@@ -16,6 +16,11 @@ struct remote_call {
     remote_call& operator=(const remote_call&) = delete;
     virtual ~remote_call() = default;
     virtual void run() = 0;
+    /// Called once the queue is done with the call: after run(), or instead of it when the loop
+    /// closes with the call still queued. The default deletes the call; an intrusive call that
+    /// lives on (a to_thread job, reference-counted between a worker and an awaiter) overrides
+    /// it to drop the queue's reference instead.
+    virtual void dispose() noexcept { delete this; }
     remote_call* m_next = nullptr;
 };
 
@@ -40,6 +45,10 @@ class remote_queue {
     /// Appends `c` and wakes the loop if the inbox was empty. Returns false (and leaves `c` with
     /// the caller) if the loop has closed. Thread-safe.
     bool post(std::unique_ptr<remote_call>& c);
+    /// The same for an intrusive call: on success the queue holds `c` until it calls
+    /// `c.dispose()` (after running it, or unrun when the loop closes). Returns false, leaving
+    /// `c` untouched, if the loop has closed. Thread-safe.
+    bool post(remote_call& c) noexcept;
     /// Takes every posted call, oldest first, as a list linked through m_next. Loop thread.
     remote_call* take_all() noexcept;
     /// A cheap hint that take_all() would return something. Loop thread.
