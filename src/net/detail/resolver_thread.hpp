@@ -23,11 +23,12 @@ gai_outcome blocking_getaddrinfo(const std::string& host, const std::string& ser
 
 /// Runs blocking_getaddrinfo off the loop thread and awaits it.
 ///
-/// This is the seam between DNS and the thread that runs it: the loop's default executor
-/// (corio::to_thread) when the runtime has one, else a thread of its own per lookup.
+/// It runs on the loop's default executor (corio::to_thread), so lookups share the loop's
+/// bounded pool.
 ///
 /// Cancellation: cancelled_error at once; the lookup finishes on its thread and its result is
-/// dropped. Errors: std::system_error if no thread could be started; std::bad_alloc.
+/// dropped. Errors: std::system_error if no thread could be started; std::runtime_error if the
+/// loop's executor has shut down; std::bad_alloc.
 task<gai_outcome> getaddrinfo_off_loop(std::string host, std::string service,
                                        resolve_options options);
 
