@@ -8,10 +8,8 @@ void lock::throw_not_locked() {
     throw std::runtime_error("corio::lock::release: the lock is not locked");
 }
 
-void lock::guard::release() {
-    if (!m_lock)
-        throw std::logic_error("corio::lock::guard::release: the guard does not hold a lock");
-    reset();
+void lock::throw_empty_guard() {
+    throw std::logic_error("corio::lock::guard::release: the guard does not hold a lock");
 }
 
 } // namespace corio

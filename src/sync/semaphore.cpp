@@ -15,10 +15,8 @@ void semaphore::throw_released_too_often() const {
     throw std::logic_error("corio::bounded_semaphore::release: released too many times");
 }
 
-void semaphore::guard::release() {
-    if (!m_sem)
-        throw std::logic_error("corio::semaphore::guard::release: the guard holds no unit");
-    reset();
+void semaphore::throw_empty_guard() {
+    throw std::logic_error("corio::semaphore::guard::release: the guard holds no unit");
 }
 
 } // namespace corio

@@ -4,6 +4,7 @@
 #include "corio/runtime/to_thread.hpp"
 #include "corio/time/sleep.hpp"
 
+#include "support/thread_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -27,21 +28,8 @@ using corio::cancelled_error;
 using corio::event_loop;
 using corio::loop_group;
 using corio::task;
+using corio::test::exception_of;
 using steady = std::chrono::steady_clock;
-
-/// The exception a future holds, or null. Keeping the exception_ptr alive in the caller makes
-/// the caller's thread the one that frees the exception object: otherwise the producer thread
-/// may free it after the caller read it, synchronised only by libstdc++'s exception reference
-/// count, which TSan cannot see (libstdc++ is not instrumented) and reports as a race.
-template <typename T>
-std::exception_ptr exception_of(std::future<T>& f) {
-    try {
-        f.get();
-    } catch (...) {
-        return std::current_exception();
-    }
-    return nullptr;
-}
 
 task<std::thread::id> loop_thread_id() {
     co_await corio::sleep(0s);

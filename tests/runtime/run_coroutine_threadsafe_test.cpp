@@ -4,6 +4,7 @@
 #include "corio/runtime/run_coroutine_threadsafe.hpp"
 #include "corio/time/sleep.hpp"
 
+#include "support/thread_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -24,20 +25,7 @@ using namespace std::chrono_literals;
 using corio::cancelled_error;
 using corio::event_loop;
 using corio::task;
-
-/// The exception a future holds, or null. Keeping the exception_ptr alive in the caller makes
-/// the caller's thread the one that frees the exception object: otherwise the producer thread
-/// may free it after the caller read it, synchronised only by libstdc++'s exception reference
-/// count, which TSan cannot see (libstdc++ is not instrumented) and reports as a race.
-template <typename T>
-std::exception_ptr exception_of(std::future<T>& f) {
-    try {
-        f.get();
-    } catch (...) {
-        return std::current_exception();
-    }
-    return nullptr;
-}
+using corio::test::exception_of;
 
 task<std::pair<int, std::thread::id>> add_on_loop(int a, int b) {
     co_await corio::sleep(1ms);

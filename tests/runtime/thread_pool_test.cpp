@@ -1,5 +1,6 @@
 #include "corio/runtime/thread_pool.hpp"
 
+#include "support/thread_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,32 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using corio::thread_pool;
-using steady = std::chrono::steady_clock;
-
-/// The exception a future holds, or null. Keeping the exception_ptr alive in the caller makes
-/// the caller's thread the one that frees the exception object: otherwise the producer thread
-/// may free it after the caller read it, synchronised only by libstdc++'s exception reference
-/// count, which TSan cannot see (libstdc++ is not instrumented) and reports as a race.
-template <typename T>
-std::exception_ptr exception_of(std::future<T>& f) {
-    try {
-        f.get();
-    } catch (...) {
-        return std::current_exception();
-    }
-    return nullptr;
-}
-
-template <typename Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-    const auto deadline = steady::now() + limit;
-    while (!pred()) {
-        if (steady::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(200us);
-    }
-    return true;
-}
+using corio::test::exception_of;
+using corio::test::wait_for;
 
 TEST(ThreadPool, SubmitRunsTheCallableOnAWorkerAndFulfilsTheFuture) {
     thread_pool pool(2);

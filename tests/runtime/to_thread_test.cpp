@@ -7,6 +7,7 @@
 #include "corio/runtime/to_thread.hpp"
 #include "corio/time/sleep.hpp"
 
+#include "support/thread_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,20 +35,8 @@ using corio::loop_options;
 using corio::task;
 using corio::task_handle;
 using corio::thread_pool;
+using corio::test::wait_for;
 using steady = std::chrono::steady_clock;
-
-/// Spins (politely) until `pred()` holds or `limit` passes; returns whether it holds. Tests use
-/// it to wait for another thread without hanging forever when something is broken.
-template <typename Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-    const auto deadline = steady::now() + limit;
-    while (!pred()) {
-        if (steady::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(200us);
-    }
-    return true;
-}
 
 /// Suspends the calling task (on a real-clock loop) until `pred()` holds, polling every 200 us.
 template <typename Pred>

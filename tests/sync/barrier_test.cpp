@@ -1,15 +1,14 @@
 #include "corio/core/cancelled_error.hpp"
 #include "corio/core/create_task.hpp"
 #include "corio/core/current_task.hpp"
-#include "corio/core/timeout_error.hpp"
 #include "corio/runtime/event_loop.hpp"
 #include "corio/sync/barrier.hpp"
 #include "corio/sync/broken_barrier_error.hpp"
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,16 +29,11 @@ using corio::cancelled_error;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::error_name;
+using corio::test::finish;
 using corio::test::now;
-
-/// Runs `t` to completion on a loop on the virtual clock, under a one-hour limit: a lost wake-up
-/// then fails the test with timeout_error instead of hanging it.
-template <typename T>
-T run_guarded(task<T> t) {
-    return corio::test::run_virtual([](task<T> body) -> task<T> {
-        co_return co_await corio::timeout(1h, std::move(body));
-    }(std::move(t)));
-}
+using corio::test::run_guarded;
+using corio::test::settle;
 
 /// How a task's wait at the barrier ended, and when (loop time since the test's origin).
 struct arrival {
@@ -47,33 +41,6 @@ struct arrival {
     std::string error;
     scheduler::duration at{-1s};
 };
-
-std::string error_name(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const cancelled_error&) {
-        return "cancelled";
-    } catch (const corio::broken_barrier_error&) {
-        return "broken";
-    } catch (const corio::timeout_error&) {
-        return "timeout";
-    } catch (const std::exception& ex) {
-        return ex.what();
-    }
-}
-
-task<> settle() {
-    for (int i = 0; i < 4; ++i)
-        co_await corio::sleep(0s);
-}
-
-template <typename T>
-task<> finish(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (...) {
-    }
-}
 
 /// Sleeps `delay`, waits at `b`, and records the outcome.
 task<> wait_at(barrier& b, scheduler::time_point origin, scheduler::duration delay, arrival* out) {
@@ -92,6 +59,17 @@ task<> wait_at(barrier& b, scheduler::time_point origin, scheduler::duration del
 task<> wait_twice(barrier& b, scheduler::time_point origin, arrival* first, arrival* second) {
     co_await wait_at(b, origin, 0s, first);
     co_await wait_at(b, origin, 0s, second);
+}
+
+/// Fills a cycle of the two-party barrier `b`: another task arrives first (its wait recorded in
+/// `other`), then this one, which releases both. Returns this task's index.
+task<std::size_t> fill_a_cycle_with_another(barrier& b, scheduler::time_point origin,
+                                            arrival* other) {
+    auto h = corio::create_task(wait_at(b, origin, 0s, other));
+    co_await settle();
+    const std::size_t mine = co_await b.wait();
+    co_await h;
+    co_return mine;
 }
 
 TEST(Barrier, ZeroPartiesThrowsInvalidArgument) {
@@ -409,10 +387,7 @@ task<cancel_report> cancel_while_blocked_for_next_cycle() {
     co_await ha;
     r.n_waiting_end = b.n_waiting();
     // A full cycle still works.
-    auto hc = corio::create_task(wait_at(b, origin, 0s, &r.outs[3]));
-    co_await settle();
-    const std::size_t mine = co_await b.wait();
-    co_await hc;
+    const std::size_t mine = co_await fill_a_cycle_with_another(b, origin, &r.outs[3]);
     EXPECT_EQ(mine, 1u);
     co_return r;
 }
@@ -438,10 +413,7 @@ task<cancel_report> wait_under_a_timeout() {
         r.outs[1].at = now() - origin;
     }
     r.n_waiting_after_cancel = b.n_waiting();
-    auto h = corio::create_task(wait_at(b, origin, 0s, &r.outs[2]));
-    co_await settle();
-    r.outs[3].index = co_await b.wait();
-    co_await h;
+    r.outs[3].index = co_await fill_a_cycle_with_another(b, origin, &r.outs[2]);
     co_return r;
 }
 
@@ -588,10 +560,7 @@ task<break_report> reset_while_draining() {
     co_await finish(ha);
     r.n_waiting_broken = b.n_waiting();
     // Filling again.
-    auto hc = corio::create_task(wait_at(b, origin, 0s, &r.outs[2]));
-    co_await settle();
-    r.outs[3].index = co_await b.wait();
-    co_await hc;
+    r.outs[3].index = co_await fill_a_cycle_with_another(b, origin, &r.outs[2]);
     co_return r;
 }
 

@@ -3,16 +3,13 @@
 #include "corio/runtime/event_loop.hpp"
 #include "corio/sync/bounded_semaphore.hpp"
 #include "corio/sync/semaphore.hpp"
-#include "corio/time/sleep.hpp"
-#include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -23,39 +20,10 @@ using corio::cancelled_error;
 using corio::semaphore;
 using corio::task;
 using corio::task_handle;
-
-/// Runs `t` on a loop on the virtual clock, with a timeout of an hour of virtual time: a lost
-/// wake-up then fails the test with timeout_error instead of hanging it.
-template <typename T>
-task<T> within_an_hour(task<T> t) {
-    auto bounded = corio::timeout(1h, std::move(t)); // named first: see DESIGN.md on g++ 12
-    co_return co_await std::move(bounded);
-}
-template <typename T>
-T run_virtual(task<T> t) {
-    return corio::test::run_virtual(within_an_hour(std::move(t)));
-}
-
-task<> yield() {
-    co_await corio::sleep(0s);
-}
-
-template <typename T>
-task<bool> ended_cancelled(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (const cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
-
-task<> take_and_log(semaphore& s, char name, std::string* log) {
-    co_await s.acquire();
-    *log += name;
-    co_await yield();
-    s.release();
-}
+using corio::test::ended_cancelled;
+using corio::test::run_guarded;
+using corio::test::take_and_log;
+using corio::test::yield;
 
 TEST(BoundedSemaphore, ReleasingBeyondTheInitialValueThrowsLogicErrorAndChangesNothing) {
     bounded_semaphore s(2);
@@ -110,7 +78,7 @@ task<std::string> acquire_release_cycles() {
 }
 
 TEST(BoundedSemaphore, MatchedAcquiresAndReleasesNeverTripTheBound) {
-    EXPECT_EQ(run_virtual(acquire_release_cycles()), "02x02");
+    EXPECT_EQ(run_guarded(acquire_release_cycles()), "02x02");
 }
 
 task<std::string> hand_off_and_cancel() {
@@ -134,7 +102,7 @@ task<std::string> hand_off_and_cancel() {
 }
 
 TEST(BoundedSemaphore, AGrantedThenCancelledWaiterPassesItsUnitOnWithinTheBound) {
-    EXPECT_EQ(run_virtual(hand_off_and_cancel()), "bA1x");
+    EXPECT_EQ(run_guarded(hand_off_and_cancel()), "bA1x");
 }
 
 task<std::string> over_release_detected_later() {
@@ -155,7 +123,7 @@ task<std::string> over_release_detected_later() {
 }
 
 TEST(BoundedSemaphore, AfterAHandOffTheBoundStillRefusesAnExtraRelease) {
-    EXPECT_EQ(run_virtual(over_release_detected_later()), "wx1");
+    EXPECT_EQ(run_guarded(over_release_detected_later()), "wx1");
 }
 
 } // namespace

@@ -8,19 +8,17 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <coroutine>
 #include <cstdint>
 #include <deque>
 #include <exception>
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -32,35 +30,12 @@ using corio::lock;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::ended_cancelled;
 using corio::test::now;
+using corio::test::outside_task;
+using corio::test::run_guarded;
 using corio::test::since;
-
-/// Runs `t` on a loop on the virtual clock, with a timeout of an hour of virtual time: a lost
-/// wake-up then fails the test with timeout_error instead of hanging it.
-template <typename T>
-task<T> within_an_hour(task<T> t) {
-    auto bounded = corio::timeout(1h, std::move(t)); // named first: see DESIGN.md on g++ 12
-    co_return co_await std::move(bounded);
-}
-template <typename T>
-T run_virtual(task<T> t) {
-    return corio::test::run_virtual(within_an_hour(std::move(t)));
-}
-
-task<> yield() {
-    co_await corio::sleep(0s);
-}
-
-/// Awaits `h` and says whether it ended cancelled (any other exception propagates).
-template <typename T>
-task<bool> ended_cancelled(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (const cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
+using corio::test::yield;
 
 /// Takes the lock, waits once, and logs `name` (with the lock held) when the wait returns.
 /// A cancellation is logged as the upper-case name, followed by 'L' if the lock is held then.
@@ -86,19 +61,6 @@ task<> notify_under_lock(condition& c, std::size_t n, scheduler::duration hold) 
     c.notify(n);
     co_await corio::sleep(hold);
 }
-
-struct outside_task {
-    struct promise_type {
-        std::exception_ptr* m_error;
-        template <typename... Args>
-        explicit promise_type(std::exception_ptr& error, Args&...) : m_error(&error) {}
-        outside_task get_return_object() noexcept { return {}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_never final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() noexcept { *m_error = std::current_exception(); }
-    };
-};
 
 outside_task wait_outside(std::exception_ptr& /*error*/, condition& c) {
     co_await c.wait();
@@ -135,7 +97,7 @@ task<std::string> misuse() {
 }
 
 TEST(Condition, WaitNotifyAndReleaseWithoutTheLockThrowRuntimeError) {
-    EXPECT_EQ(run_virtual(misuse()),
+    EXPECT_EQ(run_guarded(misuse()),
               "corio::condition::wait: the lock is not held (acquire it first)|nar-");
 }
 
@@ -167,7 +129,7 @@ task<std::string> forwarding() {
 }
 
 TEST(Condition, AcquireReleaseLockedAndTheGuardActOnTheGivenLock) {
-    EXPECT_EQ(run_virtual(forwarding()), "L-L-L");
+    EXPECT_EQ(run_guarded(forwarding()), "L-L-L");
 }
 
 // --- notification -----------------------------------------------------------------------------
@@ -194,7 +156,7 @@ task<std::string> notify_one_at_a_time() {
 }
 
 TEST(Condition, NotifyWakesOneWaiterAtATimeInFifoOrderOnceTheLockIsReleased) {
-    EXPECT_EQ(run_virtual(notify_one_at_a_time()), ".a.b.c");
+    EXPECT_EQ(run_guarded(notify_one_at_a_time()), ".a.b.c");
 }
 
 task<std::string> notify_n(std::size_t n, bool all) {
@@ -223,15 +185,15 @@ task<std::string> notify_n(std::size_t n, bool all) {
 }
 
 TEST(Condition, NotifyNWakesNWaiters) {
-    EXPECT_EQ(run_virtual(notify_n(2, false)), "ab|cde");
+    EXPECT_EQ(run_guarded(notify_n(2, false)), "ab|cde");
 }
 
 TEST(Condition, NotifyAllWakesEveryWaiter) {
-    EXPECT_EQ(run_virtual(notify_n(0, true)), "abcde|");
+    EXPECT_EQ(run_guarded(notify_n(0, true)), "abcde|");
 }
 
 TEST(Condition, NotifyingMoreThanAreWaitingWakesThoseThereAre) {
-    EXPECT_EQ(run_virtual(notify_n(9, false)), "abcde|");
+    EXPECT_EQ(run_guarded(notify_n(9, false)), "abcde|");
 }
 
 task<std::string> notify_without_waiters() {
@@ -243,7 +205,7 @@ task<std::string> notify_without_waiters() {
 }
 
 TEST(Condition, NotifyingNobodyDoesNothing) {
-    EXPECT_EQ(run_virtual(notify_without_waiters()), "ok");
+    EXPECT_EQ(run_guarded(notify_without_waiters()), "ok");
 }
 
 task<int> consume(condition& c, std::deque<int>& items) {
@@ -274,7 +236,7 @@ task<std::vector<int>> producer_consumer() {
 }
 
 TEST(Condition, WaitForWaitsUntilThePredicateHolds) {
-    EXPECT_EQ(run_virtual(producer_consumer()), (std::vector<int>{10, 20, 30, 40}));
+    EXPECT_EQ(run_guarded(producer_consumer()), (std::vector<int>{10, 20, 30, 40}));
 }
 
 task<int> wait_for_value(condition& c, int* counter) {
@@ -303,7 +265,7 @@ task<std::vector<int>> wait_for_returns_value() {
 }
 
 TEST(Condition, WaitForReturnsThePredicatesFinalValue) {
-    EXPECT_EQ(run_virtual(wait_for_returns_value()), (std::vector<int>{300, 7}));
+    EXPECT_EQ(run_guarded(wait_for_returns_value()), (std::vector<int>{300, 7}));
 }
 
 task<std::string> shared_lock() {
@@ -329,7 +291,7 @@ task<std::string> shared_lock() {
 }
 
 TEST(Condition, TwoConditionsOverOneLockNotifyTheirOwnWaiters) {
-    EXPECT_EQ(run_virtual(shared_lock()), "b|a");
+    EXPECT_EQ(run_guarded(shared_lock()), "b|a");
 }
 
 // --- cancellation -----------------------------------------------------------------------------
@@ -355,11 +317,11 @@ task<std::string> cancel_while_waiting(bool lock_busy) {
 }
 
 TEST(Condition, AWaiterCancelledWhileWaitingThrowsOnlyOnceItHoldsTheLockAgain) {
-    EXPECT_EQ(run_virtual(cancel_while_waiting(true)), ".WLT+-");
+    EXPECT_EQ(run_guarded(cancel_while_waiting(true)), ".WLT+-");
 }
 
 TEST(Condition, AWaiterCancelledWhileTheLockIsFreeTakesItAndThrowsAtOnce) {
-    EXPECT_EQ(run_virtual(cancel_while_waiting(false)), "WLT+-");
+    EXPECT_EQ(run_guarded(cancel_while_waiting(false)), "WLT+-");
 }
 
 task<std::string> cancel_twice() {
@@ -380,10 +342,14 @@ task<std::string> cancel_twice() {
 }
 
 TEST(Condition, ASecondCancellationWhileReacquiringStillThrowsOnceWithTheLockHeld) {
-    EXPECT_EQ(run_virtual(cancel_twice()), ".WLT-");
+    EXPECT_EQ(run_guarded(cancel_twice()), ".WLT-");
 }
 
-task<std::string> cancel_while_reacquiring() {
+/// Waiters a and b; a is notified, then cancelled: while it waits for the lock that this task
+/// still holds (`granted` false), or once this task has released the lock, which went to a, but
+/// before a has resumed (`granted` true). Either way a throws holding the lock and passes the
+/// notification it had on to b.
+task<std::string> cancel_notified(bool granted) {
     condition c;
     std::string log;
     auto a = corio::create_task(wait_and_log(c, 'a', &log));
@@ -392,11 +358,16 @@ task<std::string> cancel_while_reacquiring() {
     {
         auto g = co_await c;
         c.notify(); // a is notified: it now waits for the lock
-        co_await yield();
-        a.cancel(); // while a waits for the lock: it throws holding it, and passes the
-                    // notification it had on to b
-        co_await corio::sleep(1s);
-        log += '.';
+        if (!granted) {
+            co_await yield();
+            a.cancel(); // while a waits for the lock
+            co_await corio::sleep(1s);
+            log += '.';
+        }
+    } // the lock goes to a, which is scheduled but has not resumed
+    if (granted) {
+        log += c.locked() ? 'L' : '?';
+        a.cancel();
     }
     log += co_await ended_cancelled(a) ? 'T' : '?';
     co_await b; // without the pass-on, b would wait forever
@@ -405,29 +376,11 @@ task<std::string> cancel_while_reacquiring() {
 }
 
 TEST(Condition, AWaiterCancelledWhileReacquiringTheLockThrowsHoldingItAndPassesItsNotificationOn) {
-    EXPECT_EQ(run_virtual(cancel_while_reacquiring()), ".ALbT-");
-}
-
-task<std::string> cancel_after_grant() {
-    condition c;
-    std::string log;
-    auto a = corio::create_task(wait_and_log(c, 'a', &log));
-    auto b = corio::create_task(wait_and_log(c, 'b', &log));
-    co_await yield();
-    {
-        auto g = co_await c;
-        c.notify();
-    } // the lock goes to a, which is scheduled but has not resumed
-    log += c.locked() ? 'L' : '?';
-    a.cancel();
-    log += co_await ended_cancelled(a) ? 'T' : '?';
-    co_await b;
-    log += c.locked() ? '?' : '-';
-    co_return log;
+    EXPECT_EQ(run_guarded(cancel_notified(false)), ".ALbT-");
 }
 
 TEST(Condition, AWaiterCancelledAfterItGotTheLockBackThrowsAndPassesItsNotificationOn) {
-    EXPECT_EQ(run_virtual(cancel_after_grant()), "LALbT-");
+    EXPECT_EQ(run_guarded(cancel_notified(true)), "LALbT-");
 }
 
 task<std::string> cancel_before_notify() {
@@ -455,7 +408,7 @@ task<std::string> cancel_before_notify() {
 }
 
 TEST(Condition, AWaiterCancelledBeforeANotifyDoesNotConsumeIt) {
-    EXPECT_EQ(run_virtual(cancel_before_notify()), "ALTb|d");
+    EXPECT_EQ(run_guarded(cancel_before_notify()), "ALTb|d");
 }
 
 task<> cancel_self_then_wait(condition& c, std::string* log) {
@@ -481,7 +434,7 @@ task<std::string> pending_cancel() {
 }
 
 TEST(Condition, APendingCancellationThrowsAtWaitWithoutReleasingTheLock) {
-    EXPECT_EQ(run_virtual(pending_cancel()), "LT-");
+    EXPECT_EQ(run_guarded(pending_cancel()), "LT-");
 }
 
 task<> timed_wait(condition& c, std::string* log) {
@@ -513,7 +466,7 @@ task<std::string> timeout_around_wait() {
 }
 
 TEST(Condition, ATimeoutAroundWaitRaisesTimeoutErrorOnlyOnceTheLockIsHeldAgain) {
-    EXPECT_EQ(run_virtual(timeout_around_wait()), "t3-");
+    EXPECT_EQ(run_guarded(timeout_around_wait()), "t3-");
 }
 
 task<std::string> wait_for_cancelled() {
@@ -539,7 +492,7 @@ task<std::string> wait_for_cancelled() {
 }
 
 TEST(Condition, CancellingWaitForThrowsWithTheLockHeld) {
-    EXPECT_EQ(run_virtual(wait_for_cancelled()), "LT-");
+    EXPECT_EQ(run_guarded(wait_for_cancelled()), "LT-");
 }
 
 // --- stress -----------------------------------------------------------------------------------
@@ -608,7 +561,7 @@ task<queue_state> stress() {
 }
 
 TEST(Condition, ProducersAndCancelledConsumersLoseNoItemAndNoNotification) {
-    const auto q = run_virtual(stress());
+    const auto q = run_guarded(stress());
     EXPECT_EQ(q.consumed, 300);
     EXPECT_GT(q.cancelled_consumers, 0);
     EXPECT_LT(q.cancelled_consumers, 12);

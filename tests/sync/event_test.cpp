@@ -7,18 +7,16 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -29,35 +27,12 @@ using corio::event;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::ended_cancelled;
 using corio::test::now;
+using corio::test::outside_task;
+using corio::test::run_guarded;
 using corio::test::since;
-
-/// Runs `t` on a loop on the virtual clock, with a timeout of an hour of virtual time: a lost
-/// wake-up then fails the test with timeout_error instead of hanging it.
-template <typename T>
-task<T> within_an_hour(task<T> t) {
-    auto bounded = corio::timeout(1h, std::move(t)); // named first: see DESIGN.md on g++ 12
-    co_return co_await std::move(bounded);
-}
-template <typename T>
-T run_virtual(task<T> t) {
-    return corio::test::run_virtual(within_an_hour(std::move(t)));
-}
-
-task<> yield() {
-    co_await corio::sleep(0s);
-}
-
-/// Awaits `h` and says whether it ended cancelled (any other exception propagates).
-template <typename T>
-task<bool> ended_cancelled(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (const cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
+using corio::test::yield;
 
 /// Waits for the event, then logs `name`.
 task<> wait_and_log(event& e, char name, std::string* log) {
@@ -68,19 +43,6 @@ task<> wait_and_log(event& e, char name, std::string* log) {
 task<> wait_only(event& e) {
     co_await e.wait();
 }
-
-struct outside_task {
-    struct promise_type {
-        std::exception_ptr* m_error;
-        template <typename... Args>
-        explicit promise_type(std::exception_ptr& error, Args&...) : m_error(&error) {}
-        outside_task get_return_object() noexcept { return {}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_never final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() noexcept { *m_error = std::current_exception(); }
-    };
-};
 
 outside_task wait_outside(std::exception_ptr& /*error*/, event& e) {
     co_await e.wait();
@@ -111,7 +73,7 @@ task<std::string> wait_on_a_set_event() {
 }
 
 TEST(Event, WaitingOnASetEventReturnsAtOnceWithoutSuspending) {
-    EXPECT_EQ(run_virtual(wait_on_a_set_event()), "mo");
+    EXPECT_EQ(run_guarded(wait_on_a_set_event()), "mo");
 }
 
 task<std::string> set_wakes_all() {
@@ -131,7 +93,7 @@ task<std::string> set_wakes_all() {
 }
 
 TEST(Event, SetWakesEveryWaiterInTheOrderTheyCame) {
-    EXPECT_EQ(run_virtual(set_wakes_all()), "_abcdef0");
+    EXPECT_EQ(run_guarded(set_wakes_all()), "_abcdef0");
 }
 
 task<std::string> set_then_clear() {
@@ -153,7 +115,7 @@ task<std::string> set_then_clear() {
 }
 
 TEST(Event, ClearRightAfterSetStillLetsTheWokenWaitersReturn) {
-    EXPECT_EQ(run_virtual(set_then_clear()), "abwl");
+    EXPECT_EQ(run_guarded(set_then_clear()), "abwl");
 }
 
 TEST(Event, WaitingOutsideATaskThrowsLogicError) {
@@ -182,7 +144,7 @@ task<std::string> cancel_a_waiter() {
 }
 
 TEST(Event, AWaiterCancelledWhileWaitingLeavesAndTheOthersAreStillWoken) {
-    EXPECT_EQ(run_virtual(cancel_a_waiter()), "Bac");
+    EXPECT_EQ(run_guarded(cancel_a_waiter()), "Bac");
 }
 
 task<std::string> cancel_after_set() {
@@ -201,7 +163,7 @@ task<std::string> cancel_after_set() {
 
 TEST(Event, AWaiterCancelledAfterSetThrowsAndTheOthersReturn) {
     // b, woken by the same set(), runs before this task sees a end.
-    EXPECT_EQ(run_virtual(cancel_after_set()), "bAs");
+    EXPECT_EQ(run_guarded(cancel_after_set()), "bAs");
 }
 
 task<> cancel_self_then_wait(event& e, std::string* log) {
@@ -228,11 +190,11 @@ task<std::string> pending_cancel(bool set) {
 }
 
 TEST(Event, APendingCancellationThrowsAtAWaitThatMustSuspend) {
-    EXPECT_EQ(run_virtual(pending_cancel(false)), "cT");
+    EXPECT_EQ(run_guarded(pending_cancel(false)), "cT");
 }
 
 TEST(Event, APendingCancellationIsNotDeliveredByWaitOnASetEvent) {
-    EXPECT_EQ(run_virtual(pending_cancel(true)), "rcT");
+    EXPECT_EQ(run_guarded(pending_cancel(true)), "rcT");
 }
 
 task<std::string> timeout_around_wait() {
@@ -255,7 +217,7 @@ task<std::string> timeout_around_wait() {
 }
 
 TEST(Event, ATimeoutAroundWaitWithdrawsTheWaiter) {
-    EXPECT_EQ(run_virtual(timeout_around_wait()), "t2wr");
+    EXPECT_EQ(run_guarded(timeout_around_wait()), "t2wr");
 }
 
 // --- many waiters ---------------------------------------------------------------------------
@@ -312,7 +274,7 @@ task<round_counter> set_clear_storm() {
 }
 
 TEST(Event, SetAndClearRacingWithManyWaitersLoseNoWakeUp) {
-    const auto c = run_virtual(set_clear_storm());
+    const auto c = run_guarded(set_clear_storm());
     // Every waiter either finished its 10 rounds or was cancelled; none hung (run_virtual
     // returned), and the cancelled ones account for the missing rounds.
     EXPECT_GT(c.cancelled, 0);

@@ -7,14 +7,14 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
+#include "support/queue_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -28,59 +28,15 @@ using corio::lifo_queue;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::finish;
+using corio::test::get_into;
 using corio::test::now;
+using corio::test::put_from;
+using corio::test::run_guarded;
+using corio::test::settle;
 using corio::test::since;
-
-/// Runs `t` to completion on a loop on the virtual clock, under a one-hour limit: a lost wake-up
-/// then fails the test with timeout_error instead of hanging it.
-template <typename T>
-T run_guarded(task<T> t) {
-    return corio::test::run_virtual([](task<T> body) -> task<T> {
-        co_return co_await corio::timeout(1h, std::move(body));
-    }(std::move(t)));
-}
-
-task<> settle() {
-    for (int i = 0; i < 4; ++i)
-        co_await corio::sleep(0s);
-}
-
-template <typename T>
-task<> finish(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (...) {
-    }
-}
-
-struct outcome {
-    std::optional<int> value;
-    bool cancelled = false;
-    bool shutdown = false;
-};
-
-task<> get_into(lifo_queue<int>& q, outcome* out) {
-    try {
-        out->value = co_await q.get();
-    } catch (const cancelled_error&) {
-        out->cancelled = true;
-        throw;
-    } catch (const corio::queue_shutdown&) {
-        out->shutdown = true;
-    }
-}
-
-task<> put_from(lifo_queue<int>& q, int v, outcome* out) {
-    try {
-        co_await q.put(v);
-        out->value = v;
-    } catch (const cancelled_error&) {
-        out->cancelled = true;
-        throw;
-    } catch (const corio::queue_shutdown&) {
-        out->shutdown = true;
-    }
-}
+using corio::test::stress_report;
+using outcome = corio::test::queue_outcome;
 
 TEST(LifoQueue, TheLastItemPutComesOutFirst) {
     lifo_queue<int> q;
@@ -226,14 +182,6 @@ TEST(LifoQueue, AfterShutdownTheItemsLeftComeOutLastInFirstOut) {
 
 // --- many producers and consumers -------------------------------------------------------
 
-struct stress_report {
-    std::size_t received = 0;
-    std::uint64_t sum_put = 0;
-    std::uint64_t sum_got = 0;
-    std::size_t wrong_count = 0;
-    std::size_t timeouts = 0;
-};
-
 constexpr int producers = 5;
 constexpr int items_per_producer = 200;
 
@@ -260,8 +208,7 @@ task<> stress_producer(lifo_queue<int>& q, int id, unsigned seed, stress_report*
     }
 }
 
-task<> stress_consumer(lifo_queue<int>& q, unsigned seed, std::vector<int>* seen,
-                       stress_report* r) {
+task<> stress_consumer(lifo_queue<int>& q, unsigned seed, stress_report* r) {
     std::mt19937 rng(seed);
     for (;;) {
         int item = -1;
@@ -270,34 +217,20 @@ task<> stress_consumer(lifo_queue<int>& q, unsigned seed, std::vector<int>* seen
         } catch (const corio::queue_shutdown&) {
             co_return;
         }
-        ++(*seen)[static_cast<std::size_t>(item)];
-        r->sum_got += static_cast<std::uint64_t>(item);
-        ++r->received;
+        r->receive(item);
         co_await corio::sleep(std::chrono::milliseconds(rng() % 4));
         q.task_done();
     }
 }
 
 task<stress_report> many_producers_and_consumers() {
-    stress_report r;
-    lifo_queue<int> q(2);
-    std::vector<int> seen(producers * items_per_producer, 0);
-    std::vector<task_handle<>> ps;
-    std::vector<task_handle<>> cs;
-    for (int c = 0; c < 3; ++c)
-        cs.push_back(
-            corio::create_task(stress_consumer(q, 50u + static_cast<unsigned>(c), &seen, &r)));
-    for (int p = 0; p < producers; ++p)
-        ps.push_back(corio::create_task(stress_producer(q, p, static_cast<unsigned>(p), &r)));
-    for (auto& h : ps)
-        co_await h;
-    co_await q.join();
-    q.shutdown();
-    for (auto& h : cs)
-        co_await h;
-    for (int n : seen)
-        r.wrong_count += n == 1 ? 0u : 1u;
-    co_return r;
+    const corio::test::stress_plan plan{.maxsize = 2,
+                                        .producers = producers,
+                                        .items_per_producer = items_per_producer,
+                                        .consumers = 3,
+                                        .consumer_seed = 50};
+    return corio::test::many_producers_and_consumers<lifo_queue<int>>(plan, &stress_producer,
+                                                                      &stress_consumer);
 }
 
 TEST(LifoQueue, ManyProducersAndConsumersDeliverEveryItemExactlyOnce) {

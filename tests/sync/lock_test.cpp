@@ -8,16 +8,12 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <coroutine>
-#include <cstdint>
 #include <exception>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -31,44 +27,16 @@ using corio::lock;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::acquire_only;
+using corio::test::ended_cancelled;
+using corio::test::inside_scope;
 using corio::test::now;
+using corio::test::occupancy;
+using corio::test::outside_task;
+using corio::test::run_guarded;
 using corio::test::since;
-
-/// Yields once: every task that is ready runs its next step first.
-/// Runs `t` on a loop on the virtual clock, with a timeout of an hour of virtual time: a lost
-/// wake-up then fails the test with timeout_error instead of hanging it.
-template <typename T>
-task<T> within_an_hour(task<T> t) {
-    auto bounded = corio::timeout(1h, std::move(t)); // named first: see DESIGN.md on g++ 12
-    co_return co_await std::move(bounded);
-}
-template <typename T>
-T run_virtual(task<T> t) {
-    return corio::test::run_virtual(within_an_hour(std::move(t)));
-}
-
-task<> yield() {
-    co_await corio::sleep(0s);
-}
-
-/// Awaits `h` and says whether it ended cancelled (any other exception propagates).
-template <typename T>
-task<bool> ended_cancelled(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (const cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
-
-/// Takes the lock with acquire(), logs `name`, holds it for `hold`, then releases it.
-task<> take_and_log(lock& l, char name, std::string* log, scheduler::duration hold = 0s) {
-    co_await l.acquire();
-    *log += name;
-    co_await corio::sleep(hold);
-    l.release();
-}
+using corio::test::take_and_log;
+using corio::test::yield;
 
 /// Like take_and_log, with the guard of `co_await l`.
 task<> take_scoped_and_log(lock& l, char name, std::string* log) {
@@ -76,20 +44,6 @@ task<> take_scoped_and_log(lock& l, char name, std::string* log) {
     *log += name;
     co_await yield();
 }
-
-/// A coroutine that runs eagerly outside any task, to check what awaiting there does.
-struct outside_task {
-    struct promise_type {
-        std::exception_ptr* m_error;
-        template <typename... Args>
-        explicit promise_type(std::exception_ptr& error, Args&...) : m_error(&error) {}
-        outside_task get_return_object() noexcept { return {}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_never final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() noexcept { *m_error = std::current_exception(); }
-    };
-};
 
 outside_task acquire_outside(std::exception_ptr& /*error*/, lock& l) {
     co_await l.acquire();
@@ -115,7 +69,7 @@ task<std::string> fast_path() {
 }
 
 TEST(Lock, AFreeLockIsTakenWithoutSuspending) {
-    EXPECT_EQ(run_virtual(fast_path()), "L-o");
+    EXPECT_EQ(run_guarded(fast_path()), "L-o");
 }
 
 TEST(Lock, ANewLockIsUnlocked) {
@@ -142,7 +96,7 @@ task<std::string> release_twice() {
 }
 
 TEST(Lock, ReleasingTwiceThrowsRuntimeErrorTheSecondTime) {
-    EXPECT_EQ(run_virtual(release_twice()), "corio::lock::release: the lock is not locked");
+    EXPECT_EQ(run_guarded(release_twice()), "corio::lock::release: the lock is not locked");
 }
 
 TEST(Lock, AcquiringOutsideATaskThrowsLogicError) {
@@ -178,7 +132,7 @@ task<std::string> fifo_order() {
 }
 
 TEST(Lock, WaitersGetTheLockInFifoOrder) {
-    EXPECT_EQ(run_virtual(fifo_order()), "abcde-");
+    EXPECT_EQ(run_guarded(fifo_order()), "abcde-");
 }
 
 task<std::string> hand_off() {
@@ -200,7 +154,7 @@ task<std::string> hand_off() {
 }
 
 TEST(Lock, ReleaseHandsTheLockToTheOldestWaiterSoANewcomerCannotBarge) {
-    EXPECT_EQ(run_virtual(hand_off()), "Lam-");
+    EXPECT_EQ(run_guarded(hand_off()), "Lam-");
 }
 
 task<std::string> scoped_forms() {
@@ -225,7 +179,7 @@ task<std::string> scoped_forms() {
 }
 
 TEST(Lock, TheGuardOfCoAwaitLockReleasesAtTheEndOfItsScope) {
-    EXPECT_EQ(run_virtual(scoped_forms()), "g-sxw-");
+    EXPECT_EQ(run_guarded(scoped_forms()), "g-sxw-");
 }
 
 task<int> throw_under_guard(lock& l) {
@@ -251,7 +205,7 @@ task<std::string> guard_and_exception() {
 TEST(Lock, AnExceptionLeavingTheGuardsScopeReleasesTheLock) {
     // throw_under_guard runs first and holds the lock across a yield; the waiter queues, and
     // gets the lock when the exception unwinds the guard.
-    EXPECT_EQ(run_virtual(guard_and_exception()), "boomw-");
+    EXPECT_EQ(run_guarded(guard_and_exception()), "boomw-");
 }
 
 task<std::string> guard_moves() {
@@ -277,7 +231,7 @@ task<std::string> guard_moves() {
 }
 
 TEST(Lock, AGuardIsMoveOnlyAndReleasesExactlyOnce) {
-    EXPECT_EQ(run_virtual(guard_moves()), "emL-x");
+    EXPECT_EQ(run_guarded(guard_moves()), "emL-x");
 }
 
 // --- cancellation ---------------------------------------------------------------------------
@@ -301,7 +255,7 @@ task<std::string> cancel_queued() {
 }
 
 TEST(Lock, AWaiterCancelledWhileQueuedLeavesAndTheOthersProceed) {
-    EXPECT_EQ(run_virtual(cancel_queued()), "Bac-");
+    EXPECT_EQ(run_guarded(cancel_queued()), "Bac-");
 }
 
 task<std::string> cancel_after_grant(bool with_next) {
@@ -325,11 +279,11 @@ task<std::string> cancel_after_grant(bool with_next) {
 
 TEST(Lock, AWaiterCancelledAfterTheGrantPassesTheLockToTheNextWaiter) {
     // a resumes, hands the lock to b and ends cancelled; b runs before this task sees a end.
-    EXPECT_EQ(run_virtual(cancel_after_grant(true)), "LbA-");
+    EXPECT_EQ(run_guarded(cancel_after_grant(true)), "LbA-");
 }
 
 TEST(Lock, AWaiterCancelledAfterTheGrantUnlocksTheLockWhenNobodyElseWaits) {
-    EXPECT_EQ(run_virtual(cancel_after_grant(false)), "LA-");
+    EXPECT_EQ(run_guarded(cancel_after_grant(false)), "LA-");
 }
 
 task<> cancel_self_then_acquire(lock& l, std::string* log) {
@@ -363,23 +317,19 @@ task<std::string> pending_cancel(bool locked_by_other) {
 }
 
 TEST(Lock, APendingCancellationThrowsAtAnAcquireThatMustWaitWithoutQueueing) {
-    EXPECT_EQ(run_virtual(pending_cancel(true)), "c-T");
+    EXPECT_EQ(run_guarded(pending_cancel(true)), "c-T");
 }
 
 TEST(Lock, APendingCancellationIsNotDeliveredByTheFastPath) {
     // As in asyncio: taking a free lock does not suspend, so the cancellation stays pending
     // until the next real suspension point.
-    EXPECT_EQ(run_virtual(pending_cancel(false)), "fcT");
+    EXPECT_EQ(run_guarded(pending_cancel(false)), "fcT");
 }
 
 task<> acquire_and_hold(lock& l, scheduler::duration hold) {
     co_await l.acquire();
     co_await corio::sleep(hold);
     l.release();
-}
-
-task<> acquire_only(lock& l) {
-    co_await l.acquire();
 }
 
 task<std::string> timeout_around_acquire() {
@@ -405,7 +355,7 @@ task<std::string> timeout_around_acquire() {
 }
 
 TEST(Lock, ATimeoutAroundAcquireWithdrawsTheWaiter) {
-    EXPECT_EQ(run_virtual(timeout_around_acquire()), "t1-L");
+    EXPECT_EQ(run_guarded(timeout_around_acquire()), "t1-L");
 }
 
 task<std::string> timeout_in_the_middle() {
@@ -430,37 +380,30 @@ task<std::string> timeout_in_the_middle() {
 }
 
 TEST(Lock, AWaiterTimedOutBetweenTwoOthersKeepsTheirOrder) {
-    EXPECT_EQ(run_virtual(timeout_in_the_middle()), "tac-");
+    EXPECT_EQ(run_guarded(timeout_in_the_middle()), "tac-");
 }
 
 // --- stress ---------------------------------------------------------------------------------
 
-struct exclusion_probe {
-    int inside = 0;
-    int max_inside = 0;
-    int entries = 0;
-};
-
-task<> critical_sections(lock& l, exclusion_probe* p, int rounds, bool scoped) {
+task<> critical_sections(lock& l, occupancy* p, int rounds, bool scoped) {
     for (int i = 0; i < rounds; ++i) {
         lock::guard g;
         if (scoped)
             g = co_await l;
         else
             co_await l.acquire();
-        ++p->inside;
-        p->max_inside = std::max(p->max_inside, p->inside);
-        ++p->entries;
-        co_await yield();
-        --p->inside;
+        {
+            inside_scope in(*p);
+            co_await yield();
+        }
         if (!scoped)
             l.release();
     }
 }
 
-task<exclusion_probe> many_tasks() {
+task<occupancy> many_tasks() {
     lock l;
-    exclusion_probe p;
+    occupancy p;
     std::vector<task_handle<>> ts;
     for (int i = 0; i < 20; ++i)
         ts.push_back(corio::create_task(critical_sections(l, &p, 25, i % 2 == 0)));
@@ -471,58 +414,17 @@ task<exclusion_probe> many_tasks() {
 }
 
 TEST(Lock, ManyTasksNeverOverlapInsideTheLock) {
-    const auto p = run_virtual(many_tasks());
+    const auto p = run_guarded(many_tasks());
     EXPECT_EQ(p.max_inside, 1);
     EXPECT_EQ(p.entries, 20 * 25);
 }
 
-/// Counts a task inside its critical section, even when it leaves by an exception.
-class inside_scope {
-  public:
-    explicit inside_scope(exclusion_probe& p) : m_p(p) {
-        ++m_p.inside;
-        m_p.max_inside = std::max(m_p.max_inside, m_p.inside);
-        ++m_p.entries;
-    }
-    inside_scope(const inside_scope&) = delete;
-    inside_scope& operator=(const inside_scope&) = delete;
-    ~inside_scope() { --m_p.inside; }
-
-  private:
-    exclusion_probe& m_p;
-};
-
-task<> random_worker(lock& l, exclusion_probe* p, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    for (int i = 0; i < 30; ++i) {
-        auto g = co_await l;
-        inside_scope in(*p);
-        co_await corio::sleep(std::chrono::milliseconds(rng() % 3));
-    }
-}
-
-task<exclusion_probe> random_cancellations() {
+task<occupancy> random_cancellations() {
     lock l;
-    exclusion_probe p;
-    std::mt19937 rng(42);
-    std::vector<task_handle<>> ts;
-    for (std::uint32_t i = 0; i < 30; ++i)
-        ts.push_back(corio::create_task(random_worker(l, &p, i)));
-    // Cancel tasks at random moments: some while queued, some holding the lock, and some just
-    // granted it: right after this task releases the lock, the next holder has not resumed yet.
-    for (int round = 0; round < 40; ++round) {
-        co_await corio::sleep(std::chrono::milliseconds(rng() % 4));
-        ts[rng() % ts.size()].cancel();
-        if (round % 5 == 0) {
-            auto g = co_await l;
-            g.release();
-            for (int k = 0; k < 4; ++k)
-                ts[rng() % ts.size()].cancel();
-        }
-    }
-    int cancelled = 0;
-    for (auto& t : ts)
-        cancelled += co_await ended_cancelled(t) ? 1 : 0;
+    occupancy p;
+    const corio::test::chaos_plan plan{
+        .workers = 30, .rounds_per_worker = 30, .max_hold_ms = 3, .seed = 42, .max_pause_ms = 4};
+    const int cancelled = co_await corio::test::cancel_at_random(l, &p, plan);
     EXPECT_GT(cancelled, 0);
     EXPECT_FALSE(l.locked());
     co_await corio::wait_for(acquire_only(l), 1s); // nobody was left holding it
@@ -531,7 +433,7 @@ task<exclusion_probe> random_cancellations() {
 }
 
 TEST(Lock, RandomCancellationsNeverBreakExclusionOrLoseTheLock) {
-    const auto p = run_virtual(random_cancellations());
+    const auto p = run_guarded(random_cancellations());
     EXPECT_GT(p.entries, 30);
     EXPECT_EQ(p.max_inside, 1);
     EXPECT_EQ(p.inside, 0) << "every holder left its critical section";

@@ -7,8 +7,9 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
+#include "support/queue_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,7 +18,6 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -31,48 +31,14 @@ using corio::priority_queue;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::finish;
+using corio::test::get_into;
 using corio::test::now;
+using corio::test::run_guarded;
+using corio::test::settle;
 using corio::test::since;
-
-/// Runs `t` to completion on a loop on the virtual clock, under a one-hour limit: a lost wake-up
-/// then fails the test with timeout_error instead of hanging it.
-template <typename T>
-T run_guarded(task<T> t) {
-    return corio::test::run_virtual([](task<T> body) -> task<T> {
-        co_return co_await corio::timeout(1h, std::move(body));
-    }(std::move(t)));
-}
-
-task<> settle() {
-    for (int i = 0; i < 4; ++i)
-        co_await corio::sleep(0s);
-}
-
-template <typename T>
-task<> finish(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (...) {
-    }
-}
-
-struct outcome {
-    std::optional<int> value;
-    bool cancelled = false;
-    bool shutdown = false;
-};
-
-template <typename Q>
-task<> get_into(Q& q, outcome* out) {
-    try {
-        out->value = co_await q.get();
-    } catch (const cancelled_error&) {
-        out->cancelled = true;
-        throw;
-    } catch (const corio::queue_shutdown&) {
-        out->shutdown = true;
-    }
-}
+using corio::test::stress_report;
+using outcome = corio::test::queue_outcome;
 
 TEST(PriorityQueue, TheSmallestItemComesOutFirst) {
     priority_queue<int> q;
@@ -245,14 +211,6 @@ TEST(PriorityQueue, AfterShutdownTheItemsLeftStillComeOutSmallestFirst) {
 
 // --- many producers and consumers -------------------------------------------------------
 
-struct stress_report {
-    std::size_t received = 0;
-    std::uint64_t sum_put = 0;
-    std::uint64_t sum_got = 0;
-    std::size_t wrong_count = 0;
-    std::size_t timeouts = 0;
-};
-
 constexpr int producers = 5;
 constexpr int items_per_producer = 200;
 
@@ -271,8 +229,7 @@ task<> stress_producer(priority_queue<int>& q, int id, unsigned seed, stress_rep
     }
 }
 
-task<> stress_consumer(priority_queue<int>& q, unsigned seed, std::vector<int>* seen,
-                       stress_report* r) {
+task<> stress_consumer(priority_queue<int>& q, unsigned seed, stress_report* r) {
     std::mt19937 rng(seed);
     for (;;) {
         int item = -1;
@@ -285,9 +242,7 @@ task<> stress_consumer(priority_queue<int>& q, unsigned seed, std::vector<int>* 
         } catch (const corio::queue_shutdown&) {
             co_return;
         }
-        ++(*seen)[static_cast<std::size_t>(item)];
-        r->sum_got += static_cast<std::uint64_t>(item);
-        ++r->received;
+        r->receive(item);
         if (rng() % 2 == 0)
             co_await corio::sleep(std::chrono::milliseconds(rng() % 3));
         q.task_done();
@@ -295,25 +250,13 @@ task<> stress_consumer(priority_queue<int>& q, unsigned seed, std::vector<int>* 
 }
 
 task<stress_report> many_producers_and_consumers() {
-    stress_report r;
-    priority_queue<int> q(3);
-    std::vector<int> seen(producers * items_per_producer, 0);
-    std::vector<task_handle<>> ps;
-    std::vector<task_handle<>> cs;
-    for (int c = 0; c < 4; ++c)
-        cs.push_back(
-            corio::create_task(stress_consumer(q, 77u + static_cast<unsigned>(c), &seen, &r)));
-    for (int p = 0; p < producers; ++p)
-        ps.push_back(corio::create_task(stress_producer(q, p, static_cast<unsigned>(p), &r)));
-    for (auto& h : ps)
-        co_await h;
-    co_await q.join();
-    q.shutdown();
-    for (auto& h : cs)
-        co_await h;
-    for (int n : seen)
-        r.wrong_count += n == 1 ? 0u : 1u;
-    co_return r;
+    const corio::test::stress_plan plan{.maxsize = 3,
+                                        .producers = producers,
+                                        .items_per_producer = items_per_producer,
+                                        .consumers = 4,
+                                        .consumer_seed = 77};
+    return corio::test::many_producers_and_consumers<priority_queue<int>>(plan, &stress_producer,
+                                                                          &stress_consumer);
 }
 
 TEST(PriorityQueue, ManyProducersAndConsumersDeliverEveryItemExactlyOnce) {

@@ -8,8 +8,8 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -31,38 +31,12 @@ using corio::queue;
 using corio::scheduler;
 using corio::task;
 using corio::task_handle;
+using corio::test::error_name;
+using corio::test::finish;
 using corio::test::now;
+using corio::test::run_guarded;
+using corio::test::settle;
 using corio::test::since;
-
-/// Runs `t` to completion on a loop on the virtual clock, under a one-hour limit: a lost wake-up
-/// then fails the test with timeout_error instead of hanging it.
-template <typename T>
-T run_guarded(task<T> t) {
-    return corio::test::run_virtual([](task<T> body) -> task<T> {
-        co_return co_await corio::timeout(1h, std::move(body));
-    }(std::move(t)));
-}
-
-/// The name of the error in `e`, for comparing outcomes.
-std::string error_name(const std::exception_ptr& e) {
-    if (!e)
-        return "";
-    try {
-        std::rethrow_exception(e);
-    } catch (const cancelled_error&) {
-        return "cancelled";
-    } catch (const corio::queue_shutdown&) {
-        return "shutdown";
-    } catch (const corio::queue_empty&) {
-        return "empty";
-    } catch (const corio::queue_full&) {
-        return "full";
-    } catch (const corio::timeout_error&) {
-        return "timeout";
-    } catch (const std::exception& ex) {
-        return ex.what();
-    }
-}
 
 /// How a child task that used the queue ended.
 struct outcome {
@@ -70,21 +44,6 @@ struct outcome {
     std::string error;
     scheduler::duration at{};
 };
-
-/// Lets every ready task run until it parks (a few rounds of the ready queue).
-task<> settle() {
-    for (int i = 0; i < 4; ++i)
-        co_await corio::sleep(0s);
-}
-
-/// Awaits `h` and swallows its outcome (the children record their own).
-template <typename T>
-task<> finish(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (...) {
-    }
-}
 
 task<> get_into(queue<int>& q, outcome* out) {
     const auto start = now();

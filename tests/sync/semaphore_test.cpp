@@ -7,17 +7,14 @@
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
 
-#include "support/loop_helpers.hpp"
 #include "support/structured_helpers.hpp"
+#include "support/sync_helpers.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
-#include <coroutine>
 #include <cstddef>
-#include <cstdint>
 #include <exception>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -31,60 +28,15 @@ using corio::scheduler;
 using corio::semaphore;
 using corio::task;
 using corio::task_handle;
+using corio::test::acquire_only;
+using corio::test::ended_cancelled;
 using corio::test::now;
+using corio::test::occupancy;
+using corio::test::outside_task;
+using corio::test::run_guarded;
 using corio::test::since;
-
-/// Runs `t` on a loop on the virtual clock, with a timeout of an hour of virtual time: a lost
-/// wake-up then fails the test with timeout_error instead of hanging it.
-template <typename T>
-task<T> within_an_hour(task<T> t) {
-    auto bounded = corio::timeout(1h, std::move(t)); // named first: see DESIGN.md on g++ 12
-    co_return co_await std::move(bounded);
-}
-template <typename T>
-T run_virtual(task<T> t) {
-    return corio::test::run_virtual(within_an_hour(std::move(t)));
-}
-
-task<> yield() {
-    co_await corio::sleep(0s);
-}
-
-/// Awaits `h` and says whether it ended cancelled (any other exception propagates).
-template <typename T>
-task<bool> ended_cancelled(task_handle<T>& h) {
-    try {
-        co_await h;
-    } catch (const cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
-
-/// Takes a unit with acquire(), logs `name`, holds it for `hold`, then releases it.
-task<> take_and_log(semaphore& s, char name, std::string* log, scheduler::duration hold = 0s) {
-    co_await s.acquire();
-    *log += name;
-    co_await corio::sleep(hold);
-    s.release();
-}
-
-task<> acquire_only(semaphore& s) {
-    co_await s.acquire();
-}
-
-struct outside_task {
-    struct promise_type {
-        std::exception_ptr* m_error;
-        template <typename... Args>
-        explicit promise_type(std::exception_ptr& error, Args&...) : m_error(&error) {}
-        outside_task get_return_object() noexcept { return {}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_never final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() noexcept { *m_error = std::current_exception(); }
-    };
-};
+using corio::test::take_and_log;
+using corio::test::yield;
 
 outside_task acquire_outside(std::exception_ptr& /*error*/, semaphore& s) {
     co_await s.acquire();
@@ -137,7 +89,7 @@ task<std::string> counting() {
 }
 
 TEST(Semaphore, AcquireTakesUnitsUntilNoneIsLeftThenWaits) {
-    EXPECT_EQ(run_virtual(counting()), "210Lwo134");
+    EXPECT_EQ(run_guarded(counting()), "210Lwo134");
 }
 
 task<std::size_t> max_concurrency(std::ptrdiff_t units) {
@@ -161,8 +113,8 @@ task<std::size_t> max_concurrency(std::ptrdiff_t units) {
 }
 
 TEST(Semaphore, AtMostValueTasksHoldAUnitAtOnce) {
-    EXPECT_EQ(run_virtual(max_concurrency(3)), 3u);
-    EXPECT_EQ(run_virtual(max_concurrency(1)), 1u);
+    EXPECT_EQ(run_guarded(max_concurrency(3)), 3u);
+    EXPECT_EQ(run_guarded(max_concurrency(1)), 1u);
 }
 
 // --- FIFO and hand-off ----------------------------------------------------------------------
@@ -182,7 +134,7 @@ task<std::string> fifo_order() {
 }
 
 TEST(Semaphore, WaitersGetUnitsInFifoOrder) {
-    EXPECT_EQ(run_virtual(fifo_order()), "abcde1");
+    EXPECT_EQ(run_guarded(fifo_order()), "abcde1");
 }
 
 task<std::string> no_barging() {
@@ -203,7 +155,7 @@ task<std::string> no_barging() {
 }
 
 TEST(Semaphore, ReleaseHandsTheUnitToTheOldestWaiterSoANewcomerCannotBarge) {
-    EXPECT_EQ(run_virtual(no_barging()), "0Lam1");
+    EXPECT_EQ(run_guarded(no_barging()), "0Lam1");
 }
 
 // --- guards ---------------------------------------------------------------------------------
@@ -243,7 +195,7 @@ task<std::string> guards() {
 }
 
 TEST(Semaphore, GuardsGiveTheirUnitBackOnceEvenOnAnException) {
-    EXPECT_EQ(run_virtual(guards()), "0gm1x2e2");
+    EXPECT_EQ(run_guarded(guards()), "0gm1x2e2");
 }
 
 // --- cancellation ---------------------------------------------------------------------------
@@ -266,7 +218,7 @@ task<std::string> cancel_queued() {
 }
 
 TEST(Semaphore, AWaiterCancelledWhileQueuedLeavesWithoutTakingAUnit) {
-    EXPECT_EQ(run_virtual(cancel_queued()), "B0ac1");
+    EXPECT_EQ(run_guarded(cancel_queued()), "B0ac1");
 }
 
 task<std::string> cancel_after_grant(bool with_next) {
@@ -289,11 +241,11 @@ task<std::string> cancel_after_grant(bool with_next) {
 
 TEST(Semaphore, AWaiterCancelledAfterTheGrantPassesTheUnitToTheNextWaiter) {
     // a resumes, hands the unit to b and ends cancelled; b runs before this task sees a end.
-    EXPECT_EQ(run_virtual(cancel_after_grant(true)), "0bA1");
+    EXPECT_EQ(run_guarded(cancel_after_grant(true)), "0bA1");
 }
 
 TEST(Semaphore, AWaiterCancelledAfterTheGrantGivesTheUnitBackWhenNobodyElseWaits) {
-    EXPECT_EQ(run_virtual(cancel_after_grant(false)), "0A1");
+    EXPECT_EQ(run_guarded(cancel_after_grant(false)), "0A1");
 }
 
 task<> cancel_self_then_acquire(semaphore& s, std::string* log) {
@@ -320,11 +272,11 @@ task<std::string> pending_cancel(std::ptrdiff_t units) {
 }
 
 TEST(Semaphore, APendingCancellationThrowsAtAnAcquireThatMustWaitWithoutQueueing) {
-    EXPECT_EQ(run_virtual(pending_cancel(0)), "cT1");
+    EXPECT_EQ(run_guarded(pending_cancel(0)), "cT1");
 }
 
 TEST(Semaphore, APendingCancellationIsNotDeliveredByTheFastPath) {
-    EXPECT_EQ(run_virtual(pending_cancel(1)), "fcT2");
+    EXPECT_EQ(run_guarded(pending_cancel(1)), "fcT2");
 }
 
 task<std::string> timeout_around_acquire() {
@@ -350,68 +302,22 @@ task<std::string> timeout_around_acquire() {
 }
 
 TEST(Semaphore, ATimeoutAroundAcquireWithdrawsTheWaiterAndKeepsTheOthersInOrder) {
-    EXPECT_EQ(run_virtual(timeout_around_acquire()), "t1ac1");
+    EXPECT_EQ(run_guarded(timeout_around_acquire()), "t1ac1");
 }
 
-struct usage {
-    int inside = 0;
-    int max_inside = 0;
-    int entries = 0;
-};
-
-class inside_scope {
-  public:
-    explicit inside_scope(usage& u) : m_u(u) {
-        ++m_u.inside;
-        m_u.max_inside = std::max(m_u.max_inside, m_u.inside);
-        ++m_u.entries;
-    }
-    inside_scope(const inside_scope&) = delete;
-    inside_scope& operator=(const inside_scope&) = delete;
-    ~inside_scope() { --m_u.inside; }
-
-  private:
-    usage& m_u;
-};
-
-task<> random_worker(semaphore& s, usage* u, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    for (int i = 0; i < 20; ++i) {
-        auto unit = co_await s;
-        inside_scope in(*u);
-        co_await corio::sleep(std::chrono::milliseconds(rng() % 4));
-    }
-}
-
-task<usage> random_cancellations() {
+task<occupancy> random_cancellations() {
     semaphore s(4);
-    usage u;
-    std::mt19937 rng(3);
-    std::vector<task_handle<>> ts;
-    for (std::uint32_t i = 0; i < 30; ++i)
-        ts.push_back(corio::create_task(random_worker(s, &u, i)));
-    for (int round = 0; round < 40; ++round) {
-        co_await corio::sleep(std::chrono::milliseconds(rng() % 3));
-        ts[rng() % ts.size()].cancel();
-        if (round % 5 == 0) {
-            // Take a unit and give it back: it goes to a waiter that has not resumed when the
-            // cancellations right behind it arrive.
-            auto unit = co_await s;
-            unit.release();
-            for (int k = 0; k < 4; ++k)
-                ts[rng() % ts.size()].cancel();
-        }
-    }
-    int cancelled = 0;
-    for (auto& t : ts)
-        cancelled += co_await ended_cancelled(t) ? 1 : 0;
+    occupancy u;
+    const corio::test::chaos_plan plan{
+        .workers = 30, .rounds_per_worker = 20, .max_hold_ms = 4, .seed = 3, .max_pause_ms = 3};
+    const int cancelled = co_await corio::test::cancel_at_random(s, &u, plan);
     EXPECT_GT(cancelled, 0);
     EXPECT_EQ(s.value(), 4) << "every unit came back";
     co_return u;
 }
 
 TEST(Semaphore, RandomCancellationsNeverLoseOrDuplicateAUnit) {
-    const auto u = run_virtual(random_cancellations());
+    const auto u = run_guarded(random_cancellations());
     EXPECT_GT(u.entries, 30);
     EXPECT_EQ(u.max_inside, 4);
     EXPECT_EQ(u.inside, 0);

@@ -157,7 +157,7 @@ class condition_waiter : sync_waiter {
         m_cond.m_waiters.push_back(*this);
         m_phase = phase::waiting;
         m_task->suspend(*this, h);
-        l.unlock_or_hand_off();
+        l.give_back();
         return true;
     }
     /// The task holds the lock here, on every path.

@@ -1,15 +1,15 @@
 #pragma once
 
-#include "corio/core/detail/task_header.hpp"
+#include "corio/sync/detail/grant_waiter.hpp"
 #include "corio/sync/detail/waiter_queue.hpp"
-
-#include <cassert>
-#include <coroutine>
 
 namespace corio {
 
+class event;
+
 namespace detail {
-class event_waiter;
+/// The awaiter of event::wait().
+using event_waiter = grant_waiter<event>;
 } // namespace detail
 
 /// A flag that tasks can wait for (asyncio's Event). set() wakes every task that waits; while it
@@ -41,9 +41,7 @@ class event {
         if (m_set)
             return;
         m_set = true;
-        while (detail::sync_waiter* w = m_waiters.pop_front()) {
-            w->m_granted = true;
-            w->m_task->wake();
+        while (m_waiters.grant_front()) {
         }
     }
 
@@ -59,60 +57,19 @@ class event {
     [[nodiscard]] detail::event_waiter wait() noexcept;
 
   private:
-    friend class detail::event_waiter;
+    friend class detail::grant_waiter<event>;
+
+    static constexpr const char* s_wait_what = "event";
+
+    /// A set event lets the caller through at once; nothing is taken from it.
+    bool try_take() const noexcept { return m_set; }
+    /// Nothing to give back: the set() that woke a cancelled waiter woke every other one too.
+    void give_back() const noexcept {}
 
     /// Tasks waiting for the event, oldest first. Invariant: empty while m_set.
     detail::waiter_queue m_waiters;
     bool m_set = false;
 };
-
-namespace detail {
-
-/// The awaiter of event::wait(): a sync_waiter in the awaiting frame, so waiting never
-/// allocates.
-class event_waiter : sync_waiter {
-  public:
-    explicit event_waiter(event& e) noexcept : m_event(e) { m_kind = &s_wait_kind; }
-    event_waiter(const event_waiter&) = delete;
-    event_waiter& operator=(const event_waiter&) = delete;
-    /// A frame destroyed while it waits (a loop torn down with pending tasks) leaves the queue.
-    ~event_waiter() { m_event.m_waiters.remove(*this); }
-
-    /// m_task stays null when the event is already set: nothing to deliver on that path.
-    bool await_ready() {
-        task_header& t = this_task("event");
-        if (m_event.m_set)
-            return true;
-        m_task = &t;
-        return false;
-    }
-    bool await_suspend(std::coroutine_handle<> h) noexcept {
-        if (m_task->m_must_cancel)
-            return false;
-        m_event.m_waiters.push_back(*this);
-        m_task->suspend(*this, h);
-        return true;
-    }
-    void await_resume() {
-        if (m_task)
-            m_task->throw_if_cancelled();
-    }
-
-  private:
-    /// Called only while the waiter is queued (a woken task is scheduled, not suspended).
-    static void on_cancel(wait_node* w, task_header& t) noexcept {
-        auto* self = static_cast<event_waiter*>(static_cast<sync_waiter*>(w));
-        assert(self->m_linked);
-        self->m_event.m_waiters.remove(*self);
-        t.m_must_cancel = true;
-        t.wake();
-    }
-    static constexpr wait_kind s_wait_kind{&on_cancel, "event"};
-
-    event& m_event;
-};
-
-} // namespace detail
 
 inline detail::event_waiter event::wait() noexcept {
     return detail::event_waiter(*this);

@@ -1,19 +1,20 @@
 #pragma once
 
-#include "corio/core/detail/task_header.hpp"
+#include "corio/sync/detail/grant_waiter.hpp"
 #include "corio/sync/detail/waiter_queue.hpp"
 
 #include <cassert>
-#include <coroutine>
-#include <utility>
 
 namespace corio {
 
 class condition;
+class lock;
 
 namespace detail {
-class lock_waiter;
-class lock_scoped_awaiter;
+/// The awaiter of lock::acquire().
+using lock_waiter = grant_waiter<lock>;
+/// The awaiter of `co_await l` and lock::scoped().
+using lock_scoped_awaiter = grant_scoped_awaiter<lock>;
 class condition_waiter;
 } // namespace detail
 
@@ -81,26 +82,33 @@ class lock {
     void release() {
         if (!m_locked) [[unlikely]]
             throw_not_locked();
-        unlock_or_hand_off();
+        give_back();
     }
 
   private:
-    friend class detail::lock_waiter;
+    friend class detail::grant_waiter<lock>;
+    friend class detail::grant_guard<lock>;
     friend class detail::condition_waiter;
     friend class condition;
 
-    /// Grants the lock to the oldest waiter (which stays locked, and is woken), or unlocks it.
-    /// Precondition: locked.
-    void unlock_or_hand_off() noexcept {
+    static constexpr const char* s_wait_what = "lock";
+
+    /// Takes the lock if it is free (it then has no waiters).
+    bool try_take() noexcept {
+        if (m_locked)
+            return false;
+        m_locked = true;
+        return true;
+    }
+    /// Grants the lock to the oldest waiter (it stays locked, and the waiter is woken), or
+    /// unlocks it. Precondition: locked.
+    void give_back() noexcept {
         assert(m_locked);
-        if (detail::sync_waiter* w = m_waiters.pop_front()) {
-            w->m_granted = true;
-            w->m_task->wake();
-        } else {
+        if (!m_waiters.grant_front())
             m_locked = false;
-        }
     }
     [[noreturn]] static void throw_not_locked();
+    [[noreturn]] static void throw_empty_guard();
 
     /// Tasks waiting for the lock, oldest first: lock waiters, and condition waiters that are
     /// reacquiring it. Invariant: not empty only while m_locked (a free lock has no waiters).
@@ -111,112 +119,23 @@ class lock {
 /// Holds a lock taken by `co_await l` and releases it when destroyed (a scoped lock). Move-only;
 /// a moved-from or released guard holds nothing. While a guard holds the lock, release it
 /// through the guard, not with lock::release(): the guard would release it a second time.
-class [[nodiscard]] lock::guard {
+///
+/// From detail::grant_guard: move construction and assignment, `explicit operator bool()` (same
+/// as owns_lock()), and `release()`, which releases the lock early (the oldest waiter gets it)
+/// and throws std::logic_error if the guard holds nothing. The destructor releases the lock if
+/// the guard still holds it.
+class [[nodiscard]] lock::guard : public detail::grant_guard<lock> {
   public:
     /// An empty guard that holds nothing.
     guard() noexcept = default;
-    guard(guard&& o) noexcept : m_lock(std::exchange(o.m_lock, nullptr)) {}
-    guard& operator=(guard&& o) noexcept {
-        if (this != &o) {
-            reset();
-            m_lock = std::exchange(o.m_lock, nullptr);
-        }
-        return *this;
-    }
-    guard(const guard&) = delete;
-    guard& operator=(const guard&) = delete;
-    /// Releases the lock if the guard still holds it: the oldest waiter gets it.
-    ~guard() { reset(); }
 
     /// True while the guard holds its lock.
-    [[nodiscard]] bool owns_lock() const noexcept { return m_lock != nullptr; }
-    [[nodiscard]] explicit operator bool() const noexcept { return owns_lock(); }
-
-    /// Releases the lock early; the guard then holds nothing.
-    /// Errors: std::logic_error if the guard holds nothing.
-    void release();
+    [[nodiscard]] bool owns_lock() const noexcept { return static_cast<bool>(*this); }
 
   private:
-    friend class detail::lock_scoped_awaiter;
-    explicit guard(lock& l) noexcept : m_lock(&l) {}
-
-    void reset() noexcept {
-        if (lock* l = std::exchange(m_lock, nullptr))
-            l->unlock_or_hand_off();
-    }
-
-    lock* m_lock = nullptr;
+    friend class detail::grant_scoped_awaiter<lock>;
+    explicit guard(lock& l) noexcept : grant_guard(l) {}
 };
-
-namespace detail {
-
-/// The awaiter of lock::acquire(): a sync_waiter in the awaiting frame, so waiting for a lock
-/// never allocates.
-class lock_waiter : protected sync_waiter {
-  public:
-    explicit lock_waiter(lock& l) noexcept : m_lock(l) { m_kind = &s_wait_kind; }
-    lock_waiter(const lock_waiter&) = delete;
-    lock_waiter& operator=(const lock_waiter&) = delete;
-    /// A frame destroyed while it waits (a loop torn down with pending tasks) leaves the queue.
-    ~lock_waiter() { m_lock.m_waiters.remove(*this); }
-
-    /// The fast path: a free lock (which then has no waiters) is taken without suspending.
-    /// m_task stays null on this path: it marks an acquisition that did not suspend.
-    bool await_ready() {
-        task_header& t = this_task("lock");
-        if (!m_lock.m_locked) {
-            m_lock.m_locked = true;
-            return true;
-        }
-        m_task = &t;
-        return false;
-    }
-    bool await_suspend(std::coroutine_handle<> h) noexcept {
-        if (m_task->m_must_cancel)
-            return false; // a pending cancellation throws here, before queueing
-        m_lock.m_waiters.push_back(*this);
-        m_task->suspend(*this, h);
-        return true;
-    }
-    void await_resume() { finish(); }
-
-  protected:
-    /// Throws cancelled_error if the task was cancelled while it waited, after passing on a lock
-    /// that had been handed to it.
-    void finish() {
-        if (m_task && m_task->m_must_cancel) [[unlikely]] {
-            if (std::exchange(m_granted, false))
-                m_lock.unlock_or_hand_off();
-            m_task->deliver_cancel();
-        }
-    }
-
-    lock& m_lock;
-
-  private:
-    /// Called only while the waiter is queued: once it has been granted the lock its task is
-    /// scheduled, and a cancel() then only sets m_must_cancel, which finish() handles.
-    static void on_cancel(wait_node* w, task_header& t) noexcept {
-        auto* self = static_cast<lock_waiter*>(static_cast<sync_waiter*>(w));
-        assert(self->m_linked);
-        self->m_lock.m_waiters.remove(*self);
-        t.m_must_cancel = true;
-        t.wake();
-    }
-    static constexpr wait_kind s_wait_kind{&on_cancel, "lock"};
-};
-
-/// The awaiter of `co_await l` and lock::scoped(): acquire(), then a guard.
-class lock_scoped_awaiter : public lock_waiter {
-  public:
-    using lock_waiter::lock_waiter;
-    [[nodiscard]] lock::guard await_resume() {
-        finish();
-        return lock::guard(m_lock);
-    }
-};
-
-} // namespace detail
 
 inline detail::lock_waiter lock::acquire() noexcept {
     return detail::lock_waiter(*this);

@@ -1,19 +1,20 @@
 #pragma once
 
-#include "corio/core/detail/task_header.hpp"
+#include "corio/sync/detail/grant_waiter.hpp"
 #include "corio/sync/detail/waiter_queue.hpp"
 
-#include <cassert>
-#include <coroutine>
 #include <cstddef>
 #include <limits>
-#include <utility>
 
 namespace corio {
 
+class semaphore;
+
 namespace detail {
-class semaphore_waiter;
-class semaphore_scoped_awaiter;
+/// The awaiter of semaphore::acquire().
+using semaphore_waiter = grant_waiter<semaphore>;
+/// The awaiter of `co_await s` and semaphore::scoped().
+using semaphore_scoped_awaiter = grant_scoped_awaiter<semaphore>;
 } // namespace detail
 
 /// A counting semaphore for tasks of one loop (asyncio's Semaphore): a counter of units that
@@ -94,19 +95,26 @@ class semaphore {
     }
 
   private:
-    friend class detail::semaphore_waiter;
+    friend class detail::grant_waiter<semaphore>;
+    friend class detail::grant_guard<semaphore>;
 
+    static constexpr const char* s_wait_what = "semaphore";
+
+    /// Takes a unit if one is free (there are then no waiters).
+    bool try_take() noexcept {
+        if (m_value <= 0)
+            return false;
+        --m_value;
+        return true;
+    }
     /// Hands a unit to the oldest waiter (woken), or adds it to the counter.
     void give_back() noexcept {
-        if (detail::sync_waiter* w = m_waiters.pop_front()) {
-            w->m_granted = true;
-            w->m_task->wake();
-        } else {
+        if (!m_waiters.grant_front())
             ++m_value;
-        }
     }
     [[noreturn]] static void throw_negative();
     [[noreturn]] void throw_released_too_often() const;
+    [[noreturn]] static void throw_empty_guard();
 
     /// Tasks waiting for a unit, oldest first. Invariant: not empty only while m_value == 0.
     detail::waiter_queue m_waiters;
@@ -118,112 +126,23 @@ class semaphore {
 
 /// Holds a unit taken by `co_await s` and gives it back when destroyed. Move-only; a moved-from
 /// or released guard holds nothing.
-class [[nodiscard]] semaphore::guard {
+///
+/// From detail::grant_guard: move construction and assignment, `explicit operator bool()` (same
+/// as owns_unit()), and `release()`, which gives the unit back early (the oldest waiter gets it)
+/// and throws std::logic_error if the guard holds nothing. The destructor gives the unit back if
+/// the guard still holds it.
+class [[nodiscard]] semaphore::guard : public detail::grant_guard<semaphore> {
   public:
     /// An empty guard that holds nothing.
     guard() noexcept = default;
-    guard(guard&& o) noexcept : m_sem(std::exchange(o.m_sem, nullptr)) {}
-    guard& operator=(guard&& o) noexcept {
-        if (this != &o) {
-            reset();
-            m_sem = std::exchange(o.m_sem, nullptr);
-        }
-        return *this;
-    }
-    guard(const guard&) = delete;
-    guard& operator=(const guard&) = delete;
-    /// Gives the unit back if the guard still holds it: the oldest waiter gets it.
-    ~guard() { reset(); }
 
     /// True while the guard holds a unit.
-    [[nodiscard]] bool owns_unit() const noexcept { return m_sem != nullptr; }
-    [[nodiscard]] explicit operator bool() const noexcept { return owns_unit(); }
-
-    /// Gives the unit back early; the guard then holds nothing.
-    /// Errors: std::logic_error if the guard holds nothing.
-    void release();
+    [[nodiscard]] bool owns_unit() const noexcept { return static_cast<bool>(*this); }
 
   private:
-    friend class detail::semaphore_scoped_awaiter;
-    explicit guard(semaphore& s) noexcept : m_sem(&s) {}
-
-    /// The unit was taken by this guard, so giving it back cannot exceed a bound.
-    void reset() noexcept {
-        if (semaphore* s = std::exchange(m_sem, nullptr))
-            s->give_back();
-    }
-
-    semaphore* m_sem = nullptr;
+    friend class detail::grant_scoped_awaiter<semaphore>;
+    explicit guard(semaphore& s) noexcept : grant_guard(s) {}
 };
-
-namespace detail {
-
-/// The awaiter of semaphore::acquire(): a sync_waiter in the awaiting frame, so waiting never
-/// allocates.
-class semaphore_waiter : protected sync_waiter {
-  public:
-    explicit semaphore_waiter(semaphore& s) noexcept : m_sem(s) { m_kind = &s_wait_kind; }
-    semaphore_waiter(const semaphore_waiter&) = delete;
-    semaphore_waiter& operator=(const semaphore_waiter&) = delete;
-    /// A frame destroyed while it waits (a loop torn down with pending tasks) leaves the queue.
-    ~semaphore_waiter() { m_sem.m_waiters.remove(*this); }
-
-    /// The fast path: a free unit (there are then no waiters) is taken without suspending.
-    /// m_task stays null on this path: it marks an acquisition that did not suspend.
-    bool await_ready() {
-        task_header& t = this_task("semaphore");
-        if (m_sem.m_value > 0) {
-            --m_sem.m_value;
-            return true;
-        }
-        m_task = &t;
-        return false;
-    }
-    bool await_suspend(std::coroutine_handle<> h) noexcept {
-        if (m_task->m_must_cancel)
-            return false;
-        m_sem.m_waiters.push_back(*this);
-        m_task->suspend(*this, h);
-        return true;
-    }
-    void await_resume() { finish(); }
-
-  protected:
-    /// Throws cancelled_error if the task was cancelled while it waited, after passing on a unit
-    /// that had been handed to it.
-    void finish() {
-        if (m_task && m_task->m_must_cancel) [[unlikely]] {
-            if (std::exchange(m_granted, false))
-                m_sem.give_back();
-            m_task->deliver_cancel();
-        }
-    }
-
-    semaphore& m_sem;
-
-  private:
-    /// Called only while the waiter is queued (a granted task is scheduled, not suspended).
-    static void on_cancel(wait_node* w, task_header& t) noexcept {
-        auto* self = static_cast<semaphore_waiter*>(static_cast<sync_waiter*>(w));
-        assert(self->m_linked);
-        self->m_sem.m_waiters.remove(*self);
-        t.m_must_cancel = true;
-        t.wake();
-    }
-    static constexpr wait_kind s_wait_kind{&on_cancel, "semaphore"};
-};
-
-/// The awaiter of `co_await s` and semaphore::scoped(): acquire(), then a guard.
-class semaphore_scoped_awaiter : public semaphore_waiter {
-  public:
-    using semaphore_waiter::semaphore_waiter;
-    [[nodiscard]] semaphore::guard await_resume() {
-        finish();
-        return semaphore::guard(m_sem);
-    }
-};
-
-} // namespace detail
 
 inline detail::semaphore_waiter semaphore::acquire() noexcept {
     return detail::semaphore_waiter(*this);

@@ -337,20 +337,13 @@ class basic_queue {
     /// Wakes the oldest parked getter, if any, with a claim on an item. Precondition: an
     /// unclaimed item exists.
     void wake_getter() noexcept {
-        if (sync_waiter* w = m_getters.pop_front()) {
-            w->m_granted = true;
+        if (m_getters.grant_front())
             ++m_claimed_items;
-            w->m_task->wake();
-        }
     }
     /// Wakes the oldest parked putter, if any, with a claim on a slot, when one is free.
     void wake_putter() noexcept {
-        if (!m_putters.empty() && slot_available()) {
-            sync_waiter* w = m_putters.pop_front();
-            w->m_granted = true;
+        if (slot_available() && m_putters.grant_front())
             ++m_claimed_slots;
-            w->m_task->wake();
-        }
     }
     /// A woken getter gave its claim back: the next getter gets the wake-up (_wakeup_next).
     void pass_on_item() noexcept {

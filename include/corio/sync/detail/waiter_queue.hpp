@@ -62,6 +62,18 @@ class waiter_queue {
         return w;
     }
 
+    /// Hands the oldest waiter what it waits for (the lock, a semaphore unit, a notification, an
+    /// item or slot of a queue): unlinks it, marks it granted and wakes its task. Returns false,
+    /// doing nothing, when no task waits.
+    bool grant_front() noexcept {
+        sync_waiter* w = pop_front();
+        if (!w)
+            return false;
+        w->m_granted = true;
+        w->m_task->wake();
+        return true;
+    }
+
     /// Unlinks `w` if it is linked (into this queue: the caller knows which one).
     void remove(sync_waiter& w) noexcept {
         if (!w.m_linked)
