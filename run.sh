@@ -8,6 +8,9 @@ ROOT=$PWD
 
 # Debian packages the build needs.
 PACKAGES=(cmake ninja-build g++ clang libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format)
+# Extra Debian packages of `./run.sh bench-net` only: the peer echo servers
+# (Boost.Asio, libuv, Asio's io_uring variant). Not part of the plain build.
+BENCH_NET_PACKAGES=(libboost1.81-dev libuv1-dev liburing-dev pkg-config)
 # Folders whose *.cpp / *.hpp files are formatted.
 FORMAT_DIRS=(include src tests examples bench tools fuzz)
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}
@@ -33,6 +36,10 @@ Usage: ./run.sh <command> [args]
   demo [args...]        build release and run examples/walkthrough
   test [preset]         build and run the tests with ctest (default preset: debug)
   bench                 build release and run the micro-benchmarks as a table
+  bench-net [options]   echo servers side by side (corio, Asio, libuv, C epoll):
+                        installs the peers' packages, builds release, prints a
+                        table (tools/bench_net.py --help lists the options,
+                        e.g. --quick, --only NAME, --repeat R, --duration S)
   format                clang-format -i every C++ file
   format-check          fail if any C++ file is not clang-formatted
   clean                 remove build/
@@ -47,9 +54,11 @@ is_installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
 }
 
+# Installs the missing Debian packages among "$@" (default: PACKAGES).
 cmd_deps() {
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
+    local wanted=("$@") missing=() p
+    ((${#wanted[@]} > 0)) || wanted=("${PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         is_installed "$p" || missing+=("$p")
     done
     # bench_table.py needs a python3, from Debian or elsewhere.
@@ -87,16 +96,17 @@ fresh_flag() {
     fi
 }
 
+# cmd_build [preset] [target]: everything, or only one target (and what it needs).
 cmd_build() {
-    local preset=${1:-release}
+    local preset=${1:-release} target=${2:-}
     check_preset "$preset"
     cmd_deps
     local fresh
     fresh=$(fresh_flag "$preset")
     log "configure: $preset"
     cmake --preset "$preset" $fresh
-    log "build: $preset"
-    cmake --build --preset "$preset"
+    log "build: $preset${target:+ ($target)}"
+    cmake --build --preset "$preset" ${target:+--target "$target"}
 }
 
 cmd_demo() {
@@ -139,6 +149,13 @@ cmd_bench() {
         jsons+=("$out/$(basename -- "$b").json")
     done
     python3 tools/bench_table.py "${jsons[@]}"
+}
+
+cmd_bench_net() {
+    cmd_deps "${PACKAGES[@]}" "${BENCH_NET_PACKAGES[@]}"
+    # The servers and the load generator only (bench/CMakeLists.txt), not the tests.
+    cmd_build release corio_bench_net
+    python3 tools/bench_net.py --no-build "$@"
 }
 
 # NUL-separated list of the tracked and untracked (not ignored) C++ files that
@@ -197,6 +214,7 @@ main() {
         demo) cmd_demo "$@" ;;
         test) cmd_test "$@" ;;
         bench) cmd_bench ;;
+        bench-net) cmd_bench_net "$@" ;;
         format) cmd_format ;;
         format-check) cmd_format_check ;;
         clean) cmd_clean ;;
