@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -106,14 +107,23 @@ TEST(TcpListener, AcceptOutOfDescriptorsFailsWithEmfileAndTheConnectionWaitsForT
         rlimit low = old;
         low.rlim_cur = static_cast<rlim_t>(lowest_free_fd()); // no fd number left
         ::setrlimit(RLIMIT_NOFILE, &low);
+        std::exception_ptr failure;
         try {
             (void)co_await l.accept();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        // Restore the limit before touching the exception: UBSan's vptr check probes memory
+        // through a pipe, and with no fd left it reports every object as invalid.
+        ::setrlimit(RLIMIT_NOFILE, &old);
+        try {
+            if (failure)
+                std::rethrow_exception(failure);
         } catch (const std::system_error& e) {
             out.code = e.code();
             out.what = e.what();
             out.exhaustion = corio::net::is_accept_exhaustion(e.code());
         }
-        ::setrlimit(RLIMIT_NOFILE, &old);
         // The listener survived, and the connection waited in the queue.
         tcp_stream s = co_await l.accept();
         co_await client.send_all(bytes_of("still here"));
