@@ -1,0 +1,96 @@
+#pragma once
+
+#include "corio/io/transport.hpp"
+#include "corio/net/socket.hpp"
+#include "corio/runtime/loop_handle.hpp"
+
+#include "backend/backend.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace corio {
+class event_loop;
+}
+
+namespace corio::detail {
+
+/// The transport of a socket (TCP or Unix stream), driven through the loop's backend directly:
+/// the stream state embeds it and calls it without a virtual call (the class is final).
+///
+/// try_read / try_write submit a recv / send that completes at once when the backend believes the
+/// socket ready (epoll tries the call first, and knows from its readiness bits when a call would
+/// only return EAGAIN, so that costs no syscall); an operation the backend would have to queue is
+/// withdrawn on the spot, so no operation ever waits with a caller's buffer: the operation lives on
+/// the stack of the call. Waits are poll operations (no buffer) held here; a ping-pong then costs
+/// one recv and one send per message, as a hand-written epoll loop does.
+///
+/// Loop lifetime: the transport may outlive its loop (streams destroyed after the loop closed);
+/// it then only closes its fd, without touching the gone backend.
+///
+/// Backends: this relies on a readiness backend (epoll, poll), whose submit() completes a call
+/// at once when it can and whose cancel() of a queued call is immediate. A completion backend
+/// (io_uring) would submit the recv to the kernel instead; there this transport needs a
+/// try-only call from the backend (or its own non-blocking syscall plus a poll), which stays
+/// behind the transport seam and changes nothing for the streams.
+class socket_transport final : public transport {
+  public:
+    /// No socket: the stream uses another transport.
+    socket_transport() noexcept = default;
+    /// Takes `s` (connected, non-blocking) for use on `loop`.
+    socket_transport(event_loop& loop, net::socket s);
+    ~socket_transport() override { close(); }
+
+    [[nodiscard]] bool is_open() const noexcept { return m_sock.is_open(); }
+
+    std::int64_t try_read(std::span<std::byte> buf) override;
+    std::int64_t try_write(std::span<const std::byte> buf) override;
+    void wait_readable() override;
+    void wait_writable() override;
+    void cancel_wait_readable() noexcept override;
+    void cancel_wait_writable() noexcept override;
+    [[nodiscard]] bool can_write_eof() const noexcept override { return true; }
+    void write_eof() override;
+    void close() noexcept override;
+    void abort() noexcept override;
+    [[nodiscard]] net::socket* socket() noexcept override { return &m_sock; }
+    [[nodiscard]] net::socket_address local_address() const override;
+    [[nodiscard]] net::socket_address peer_address() const override;
+
+  private:
+    /// A wait: the poll operation and the way back from it to the transport.
+    struct wait_slot {
+        io_operation op;
+        socket_transport* self = nullptr;
+    };
+
+    [[nodiscard]] bool loop_alive() const noexcept { return !m_loop_ref.is_closed(); }
+    /// Submits a recv or send that must complete now; would_block when the backend would queue it.
+    std::int64_t transfer(io_kind kind, void* buf, std::size_t len);
+    /// Prepares the poll operation of a wait (its constant fields).
+    void prepare(wait_slot& w, io_kind kind) noexcept;
+    [[noreturn]] void throw_error(int err, const char* call) const;
+    void arm(wait_slot& w);
+    void disarm(wait_slot& w, bool& armed) noexcept;
+    void shut(bool reset) noexcept;
+    static void on_read_ready(io_operation* op) noexcept;
+    static void on_write_ready(io_operation* op) noexcept;
+
+    net::socket m_sock;
+    backend* m_backend = nullptr;
+    loop_handle m_loop_ref;
+    wait_slot m_read_wait;
+    // Allocated at the first write that has to wait: most connections never need it.
+    std::unique_ptr<wait_slot> m_write_wait;
+    bool m_read_armed = false;
+    bool m_write_armed = false;
+    /// The last recv was short: the socket's receive queue was empty then. Until the next
+    /// readiness report, a recv could only find what arrived since, which the backend would
+    /// report as an event and (its readiness bit being clear) answer with "would block" anyway:
+    /// try_read says so at once, and the stream waits for the report.
+    bool m_read_drained = false;
+};
+
+} // namespace corio::detail
