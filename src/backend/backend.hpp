@@ -90,6 +90,14 @@ class backend {
     /// Errors: std::system_error when the kernel refuses the fd (EBADF, EPERM for regular files);
     /// the failure of the call itself is a result (negative errno), not an exception.
     virtual bool submit(io_operation& op) = 0;
+    /// Tries a recv (`kind` recv) or send (`kind` send, MSG_NOSIGNAL) of `len` bytes on the
+    /// socket `fd` now, without ever queueing it: for callers that never wait with a buffer
+    /// (the stream transport waits with a poll, then tries again). Returns the bytes moved, 0 at
+    /// the end of the stream, or a negative errno; -EAGAIN when the call would block. A readiness
+    /// backend answers -EAGAIN without a syscall when it knows the socket is not ready, or when
+    /// operations wait before this one in that direction (FIFO). The default makes the call.
+    /// Errors: std::bad_alloc when the backend cannot grow its table of fds.
+    virtual std::int64_t try_transfer(io_kind kind, int fd, void* buf, std::size_t len);
     /// Withdraws `op`. Returns true when it is gone and will never complete; false when it has
     /// already completed or is not known to the backend.
     virtual bool cancel(io_operation& op) noexcept = 0;

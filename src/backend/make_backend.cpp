@@ -1,6 +1,8 @@
 #include "backend/backend.hpp"
 #include "backend/epoll/epoll_backend.hpp"
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -22,6 +24,17 @@ epoll_mode epoll_mode_from_environment() {
 }
 
 } // namespace
+
+std::int64_t backend::try_transfer(io_kind kind, int fd, void* buf, std::size_t len) {
+    for (;;) {
+        const ssize_t r = kind == io_kind::recv ? ::recv(fd, buf, len, MSG_DONTWAIT)
+                                                : ::send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
 
 std::unique_ptr<backend> make_backend(std::string_view name) {
     if (name.empty()) {

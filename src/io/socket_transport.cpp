@@ -34,21 +34,13 @@ void socket_transport::prepare(wait_slot& w, io_kind kind) noexcept {
 }
 
 std::int64_t socket_transport::transfer(io_kind kind, void* buf, std::size_t len) {
-    io_operation op;
-    op.m_kind = kind;
-    op.m_fd = m_sock.native_handle();
-    op.m_buf = buf;
-    op.m_len = len;
-    if (!m_backend->submit(op)) {
-        // Queued: the socket is known not to be ready. Withdrawn at once, so the operation (on
-        // this stack frame) and the caller's buffer are never used after this call.
-        m_backend->cancel(op);
+    // Never queued: no operation waits with the caller's buffer after this call.
+    const std::int64_t r = m_backend->try_transfer(kind, m_sock.native_handle(), buf, len);
+    if (r >= 0)
+        return r;
+    if (r == -EAGAIN)
         return would_block;
-    }
-    if (op.m_result < 0)
-        throw_error(static_cast<int>(-op.m_result),
-                    kind == io_kind::recv ? "recv from" : "send to");
-    return op.m_result;
+    throw_error(static_cast<int>(-r), kind == io_kind::recv ? "recv from" : "send to");
 }
 
 std::int64_t socket_transport::try_read(std::span<std::byte> buf) {

@@ -20,12 +20,11 @@ namespace corio::detail {
 /// The transport of a socket (TCP or Unix stream), driven through the loop's backend directly:
 /// the stream state embeds it and calls it without a virtual call (the class is final).
 ///
-/// try_read / try_write submit a recv / send that completes at once when the backend believes the
-/// socket ready (epoll tries the call first, and knows from its readiness bits when a call would
-/// only return EAGAIN, so that costs no syscall); an operation the backend would have to queue is
-/// withdrawn on the spot, so no operation ever waits with a caller's buffer: the operation lives on
-/// the stack of the call. Waits are poll operations (no buffer) held here; a ping-pong then costs
-/// one recv and one send per message, as a hand-written epoll loop does.
+/// try_read / try_write call backend::try_transfer, which makes the call at once when the backend
+/// believes the socket ready (epoll knows from its readiness bits when a call would only return
+/// EAGAIN, so that costs no syscall) and never queues it, so no operation ever waits with a
+/// caller's buffer. Waits are poll operations (no buffer) held here; a ping-pong then costs one
+/// recv and one send per message, as a hand-written epoll loop does.
 ///
 /// Loop lifetime: the transport may outlive its loop (streams destroyed after the loop closed);
 /// it then only closes its fd, without touching the gone backend.
@@ -67,7 +66,7 @@ class socket_transport final : public transport {
     };
 
     [[nodiscard]] bool loop_alive() const noexcept { return !m_loop_ref.is_closed(); }
-    /// Submits a recv or send that must complete now; would_block when the backend would queue it.
+    /// A recv or send tried now through backend::try_transfer: the count, or would_block.
     std::int64_t transfer(io_kind kind, void* buf, std::size_t len);
     /// Prepares the poll operation of a wait (its constant fields).
     void prepare(wait_slot& w, io_kind kind) noexcept;

@@ -142,31 +142,10 @@ std::shared_ptr<waker> epoll_backend::get_waker() const {
     return m_waker;
 }
 
-bool epoll_backend::is_read(io_kind k) noexcept {
-    switch (k) {
-    case io_kind::poll_readable:
-    case io_kind::recv:
-    case io_kind::read:
-    case io_kind::accept:
-    case io_kind::recvmsg:
-        return true;
-    case io_kind::poll_writable:
-    case io_kind::send:
-    case io_kind::write:
-    case io_kind::connect:
-    case io_kind::sendmsg:
-        break;
-    }
-    return false;
-}
-
-epoll_backend::fd_entry& epoll_backend::entry_for(int fd) {
-    const auto i = static_cast<std::size_t>(fd);
-    if (i >= m_fds.size()) {
-        // Geometric growth: a server's fd numbers climb one at a time.
-        std::size_t n = m_fds.size() * 2;
-        m_fds.resize(n > i ? n : i + 1);
-    }
+epoll_backend::fd_entry& epoll_backend::grow_to(std::size_t i) {
+    // Geometric growth: a server's fd numbers climb one at a time.
+    const std::size_t n = m_fds.size() * 2;
+    m_fds.resize(n > i ? n : i + 1);
     return m_fds[i];
 }
 
@@ -245,36 +224,12 @@ std::int64_t epoll_backend::perform(const io_operation& op) noexcept {
     }
 }
 
-void epoll_backend::note_transfer(int fd, fd_entry& e, const io_operation& op,
-                                  std::int64_t result) noexcept {
-    if (result <= 0)
+void epoll_backend::note_short(int fd, fd_entry& e, const io_operation& op,
+                               std::int64_t result) noexcept {
+    // MSG_PEEK leaves the data queued; MSG_OOB reads the urgent byte only.
+    if ((op.m_kind == io_kind::recv) && (op.m_flags & (MSG_PEEK | MSG_OOB)))
         return;
-    std::size_t asked = 0;
-    switch (op.m_kind) {
-    case io_kind::recv:
-    case io_kind::read:
-        // MSG_PEEK leaves the data queued; MSG_OOB reads the urgent byte only.
-        if (op.m_flags & (MSG_PEEK | MSG_OOB))
-            return;
-        asked = op.m_len;
-        break;
-    case io_kind::send:
-    case io_kind::write:
-        asked = op.m_len;
-        break;
-    case io_kind::sendmsg:
-        asked = iov_total(op.m_msg);
-        break;
-    case io_kind::recvmsg:
-        // recvmsg is how ancillary data is read, and a Unix stream read stops short at a
-        // message carrying fds: a short recvmsg proves nothing.
-    case io_kind::accept:
-    case io_kind::connect:
-    case io_kind::poll_readable:
-    case io_kind::poll_writable:
-        return;
-    }
-    if (static_cast<std::size_t>(result) >= asked)
+    if (op.m_kind == io_kind::sendmsg && static_cast<std::size_t>(result) >= iov_total(op.m_msg))
         return;
     if (is_read(op.m_kind) ? e.read_closed : e.write_closed)
         return; // the end of stream (or the error) may still be there, with no event to come
@@ -368,6 +323,28 @@ bool epoll_backend::submit(io_operation& op) {
     }
     ++m_pending;
     return false;
+}
+
+std::int64_t epoll_backend::try_transfer(io_kind kind, int fd, void* buf, std::size_t len) {
+    if (fd < 0)
+        return -EBADF;
+    // submit() without the queue: the streams' hot path, one lookup and one call.
+    fd_entry& e = entry_for(fd);
+    const bool read_side = kind == io_kind::recv;
+    bool& ready = read_side ? e.readable : e.writable;
+    if (!ready || !(read_side ? e.readers : e.writers).empty())
+        return -EAGAIN;
+    io_operation op;
+    op.m_kind = kind;
+    op.m_fd = fd;
+    op.m_buf = buf;
+    op.m_len = len;
+    const std::int64_t r = perform(op);
+    if (r == -EAGAIN)
+        ready = false;
+    else
+        note_transfer(fd, e, op, r);
+    return r;
 }
 
 bool epoll_backend::cancel(io_operation& op) noexcept {
@@ -508,9 +485,11 @@ void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
             if (ev & (EPOLLHUP | EPOLLERR))
                 e.write_closed = true;
         }
-        if (ev & read_events)
+        // A queue empty before the retries stays without work: an operation that a completion
+        // submits meanwhile finds its bit set and is tried at once (queued only on EAGAIN).
+        if ((ev & read_events) && had_readers)
             retry_queue(fd, generation, true, revents);
-        if (ev & write_events)
+        if ((ev & write_events) && had_writers)
             retry_queue(fd, generation, false, revents);
 
         if (m_mode != epoll_mode::level)

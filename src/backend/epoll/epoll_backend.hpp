@@ -57,6 +57,7 @@ class epoll_backend final : public backend {
     [[nodiscard]] const char* name() const noexcept override { return "epoll"; }
     [[nodiscard]] epoll_mode mode() const noexcept { return m_mode; }
     bool submit(io_operation& op) override;
+    std::int64_t try_transfer(io_kind kind, int fd, void* buf, std::size_t len) override;
     bool cancel(io_operation& op) noexcept override;
     void forget_fd(int fd) noexcept override;
     [[nodiscard]] bool has_pending() const noexcept override { return m_pending != 0; }
@@ -135,16 +136,66 @@ class epoll_backend final : public backend {
     };
     class eventfd_waker;
 
-    static bool is_read(io_kind k) noexcept;
-    fd_entry& entry_for(int fd);
+    /// True for the kinds queued on the read side of an fd.
+    static bool is_read(io_kind k) noexcept {
+        constexpr unsigned read_kinds = 1u << static_cast<unsigned>(io_kind::poll_readable) |
+                                        1u << static_cast<unsigned>(io_kind::recv) |
+                                        1u << static_cast<unsigned>(io_kind::read) |
+                                        1u << static_cast<unsigned>(io_kind::accept) |
+                                        1u << static_cast<unsigned>(io_kind::recvmsg);
+        return (read_kinds >> static_cast<unsigned>(k)) & 1u;
+    }
+    // Inline: every operation looks its fd up, and the table grows only with new fd numbers.
+    fd_entry& entry_for(int fd) {
+        const auto i = static_cast<std::size_t>(fd);
+        if (i < m_fds.size()) [[likely]]
+            return m_fds[i];
+        return grow_to(i);
+    }
+    fd_entry& grow_to(std::size_t i);
     /// Makes sure the kernel reports `direction_events` for `fd` (registers it in edge mode).
     void arm(int fd, fd_entry& e, std::uint32_t direction_events);
     /// Level mode: makes the kernel's interest for `fd` equal to `events` (0 removes the fd).
     void set_interest(int fd, fd_entry& e, std::uint32_t events);
     /// Runs the call of `op` once (retrying EINTR): its result, or -errno (-EAGAIN included).
     static std::int64_t perform(const io_operation& op) noexcept;
-    /// Clears the readiness bit after a short transfer on a byte stream.
-    void note_transfer(int fd, fd_entry& e, const io_operation& op, std::int64_t result) noexcept;
+    /// Clears the readiness bit after a short transfer on a byte stream. Inline, because nearly
+    /// every call moves all it was asked to or is a read: only a short transfer goes further.
+    static void note_transfer(int fd, fd_entry& e, const io_operation& op,
+                              std::int64_t result) noexcept {
+        if (result <= 0)
+            return;
+        switch (op.m_kind) {
+        case io_kind::recv:
+        case io_kind::read:
+            if (static_cast<std::size_t>(result) >= op.m_len)
+                return;
+            // The common case, a short read on a known stream socket: a read that asked for
+            // more than the queue held emptied it.
+            if (e.type == fd_type::stream && !e.read_closed && !(op.m_flags & (MSG_PEEK | MSG_OOB)))
+                e.readable = false;
+            else
+                note_short(fd, e, op);
+            return;
+        case io_kind::send:
+        case io_kind::write:
+            if (static_cast<std::size_t>(result) < op.m_len)
+                note_short(fd, e, op);
+            return;
+        case io_kind::sendmsg:
+            note_short(fd, e, op, result);
+            return;
+        default:
+            // recvmsg is how ancillary data is read, and a Unix stream read stops short at a
+            // message carrying fds: a short recvmsg proves nothing. accept, connect and polls
+            // move no bytes.
+            return;
+        }
+    }
+    /// The rest of note_transfer for a transfer known to be short (or a sendmsg of `result`
+    /// bytes, checked against its iovecs here).
+    static void note_short(int fd, fd_entry& e, const io_operation& op,
+                           std::int64_t result = -1) noexcept;
     /// Checks a poll with poll(2); true (m_result set) when it is ready now.
     static bool poll_now(io_operation& op);
     /// Completes the polls that submit() found ready (those parked before this call).
