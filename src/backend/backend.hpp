@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace corio::detail {
 
@@ -118,9 +120,24 @@ class backend {
 };
 
 /// Creates the backend called `name` ("" picks CORIO_BACKEND from the environment, else the
-/// default, epoll). "epoll" is edge-triggered unless CORIO_EPOLL_MODE=lt; "epoll-et" and
-/// "epoll-lt" fix the mode. Errors: std::invalid_argument for an unknown name (or
-/// CORIO_EPOLL_MODE value); std::system_error if the kernel refuses to create it.
+/// default, epoll). The names: "epoll" (edge-triggered unless CORIO_EPOLL_MODE=lt), "epoll-et"
+/// and "epoll-lt" (the mode fixed), "poll", and "io_uring". When io_uring cannot be created
+/// (a kernel or a build without it, seccomp, /proc/sys/kernel/io_uring_disabled: ENOSYS, EPERM
+/// or EACCES), epoll is created instead, with a one-line notice on stderr in debug builds
+/// (NDEBUG not defined). Errors: std::invalid_argument for an unknown name (or
+/// CORIO_EPOLL_MODE value), naming the available ones; std::system_error if the kernel refuses
+/// to create the backend.
 std::unique_ptr<backend> make_backend(std::string_view name);
+
+/// The backends that can be created on this machine (and in this build), by family name, in
+/// the order "epoll", "io_uring", "poll": each is created once to find out. make_backend()
+/// also accepts "epoll-et" and "epoll-lt". Errors: std::bad_alloc.
+std::vector<std::string> available_backends();
+
+/// Creates the io_uring backend, without the fallback of make_backend(). Defined by the
+/// io_uring backend when the build has it (CORIO_HAVE_IO_URING); otherwise it throws.
+/// Errors: std::system_error: ENOSYS when the build or the kernel lacks io_uring, EPERM or
+/// EACCES when it is forbidden, or whatever the kernel's refusal was.
+std::unique_ptr<backend> make_io_uring_backend();
 
 } // namespace corio::detail

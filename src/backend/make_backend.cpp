@@ -1,11 +1,15 @@
 #include "backend/backend.hpp"
 #include "backend/epoll/epoll_backend.hpp"
+#include "backend/poll/poll_backend.hpp"
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace corio::detail {
 
@@ -23,7 +27,89 @@ epoll_mode epoll_mode_from_environment() {
                                 "' (expected et or lt)");
 }
 
+/// Creates the backend `name` as asked, without falling back; nullptr for an unknown name.
+std::unique_ptr<backend> create(std::string_view name) {
+    // "epoll" takes its mode from CORIO_EPOLL_MODE; the suffixed names fix it (the conformance
+    // suite and the benchmarks run both).
+    if (name == "epoll")
+        return std::make_unique<epoll_backend>(epoll_mode_from_environment());
+    if (name == "epoll-et")
+        return std::make_unique<epoll_backend>(epoll_mode::edge);
+    if (name == "epoll-lt")
+        return std::make_unique<epoll_backend>(epoll_mode::level);
+    if (name == "poll")
+        return std::make_unique<poll_backend>();
+    if (name == "io_uring")
+        return make_io_uring_backend();
+    return nullptr;
+}
+
+/// True when `e` says that io_uring cannot be used here at all, rather than that something
+/// went wrong: no io_uring in the build or the kernel (ENOSYS), or forbidden by seccomp or
+/// /proc/sys/kernel/io_uring_disabled (EPERM, EACCES).
+bool io_uring_unavailable(const std::system_error& e) noexcept {
+    if (e.code().category() != std::generic_category() &&
+        e.code().category() != std::system_category())
+        return false;
+    const int err = e.code().value();
+    return err == ENOSYS || err == EPERM || err == EACCES;
+}
+
+/// Debug builds say once per process that io_uring was asked for and epoll is used instead.
+void notice_fallback([[maybe_unused]] const std::system_error& e) noexcept {
+#ifndef NDEBUG
+    static std::once_flag once;
+    std::call_once(once, [&] {
+        std::fprintf(stderr, "corio: io_uring is not available (%s); using epoll\n", e.what());
+    });
+#endif
+}
+
 } // namespace
+
+#ifndef CORIO_HAVE_IO_URING
+// This build has no io_uring backend: asking for it falls back to epoll (see make_backend).
+std::unique_ptr<backend> make_io_uring_backend() {
+    throw std::system_error(ENOSYS, std::generic_category(), "io_uring backend not built");
+}
+#endif
+
+std::unique_ptr<backend> make_backend(std::string_view name) {
+    if (name.empty()) {
+        const char* env = std::getenv("CORIO_BACKEND");
+        name = env && *env ? std::string_view(env) : std::string_view("epoll");
+    }
+    try {
+        if (std::unique_ptr<backend> b = create(name))
+            return b;
+    } catch (const std::system_error& e) {
+        if (name != "io_uring" || !io_uring_unavailable(e))
+            throw;
+        notice_fallback(e);
+        return std::make_unique<epoll_backend>(epoll_mode_from_environment());
+    }
+    std::string known;
+    for (const std::string& family : available_backends())
+        known += (known.empty() ? "" : ", ") +
+                 (family == "epoll" ? std::string("epoll, epoll-et, epoll-lt") : family);
+    throw std::invalid_argument("corio: unknown backend '" + std::string(name) +
+                                "' (available: " + known + ")");
+}
+
+std::vector<std::string> available_backends() {
+    std::vector<std::string> names;
+    // "epoll-et" for epoll: a bad CORIO_EPOLL_MODE is not the machine's fault.
+    for (const char* name : {"epoll-et", "io_uring", "poll"}) {
+        try {
+            (void)create(name);
+        } catch (const std::system_error&) {
+            continue;
+        }
+        const std::string_view family(name);
+        names.emplace_back(family.substr(0, family.find('-')));
+    }
+    return names;
+}
 
 std::int64_t backend::try_transfer(io_kind kind, int fd, void* buf, std::size_t len) {
     for (;;) {
@@ -34,23 +120,6 @@ std::int64_t backend::try_transfer(io_kind kind, int fd, void* buf, std::size_t 
         if (errno != EINTR)
             return -errno;
     }
-}
-
-std::unique_ptr<backend> make_backend(std::string_view name) {
-    if (name.empty()) {
-        const char* env = std::getenv("CORIO_BACKEND");
-        name = env && *env ? std::string_view(env) : std::string_view("epoll");
-    }
-    // "epoll" takes its mode from CORIO_EPOLL_MODE; the suffixed names fix it (the conformance
-    // suite and the benchmarks run both).
-    if (name == "epoll")
-        return std::make_unique<epoll_backend>(epoll_mode_from_environment());
-    if (name == "epoll-et")
-        return std::make_unique<epoll_backend>(epoll_mode::edge);
-    if (name == "epoll-lt")
-        return std::make_unique<epoll_backend>(epoll_mode::level);
-    throw std::invalid_argument("corio: unknown backend '" + std::string(name) +
-                                "' (available: epoll, epoll-et, epoll-lt)");
 }
 
 } // namespace corio::detail

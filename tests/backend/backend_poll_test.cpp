@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -109,6 +110,43 @@ TEST_P(BackendPoll, APollReArmedFromItsCompletionCompletesOncePerWait) {
     }
     op.then = nullptr;
     EXPECT_TRUE(b->cancel(op));
+    EXPECT_FALSE(b->has_pending());
+}
+
+// A poll re-armed from its completion while the queue it was in is being retried must not join
+// that queue again: the fd is still ready, so it would complete again and again in one wait.
+TEST_P(BackendPoll, PollsReArmedBehindAQueuedCallCompleteOncePerWait) {
+    auto b = make();
+    auto p = corio::test::make_pipe();
+    char buf[1];
+    test_op read(io_kind::read, p.first.get());
+    read.m_buf = buf;
+    read.m_len = sizeof buf;
+    ASSERT_FALSE(start(*b, read)) << "the pipe is empty";
+    test_op first(io_kind::poll_readable, p.first.get());
+    test_op second(io_kind::poll_readable, p.first.get());
+    for (test_op* poll : {&first, &second}) {
+        poll->then = [&](test_op& self) {
+            if (self.completions < 100) { // a guard, so that a spinning backend fails, not hangs
+                EXPECT_FALSE(b->submit(self));
+            }
+        };
+        ASSERT_FALSE(start(*b, *poll));
+    }
+    ASSERT_EQ(::write(p.second.get(), "xy", 2), 2); // one byte is left after the read
+    for (int i = 1; i <= 3; ++i) {
+        b->wait(5s);
+        EXPECT_TRUE(read.done);
+        EXPECT_EQ(first.completions, i);
+        EXPECT_EQ(second.completions, i);
+    }
+    first.then = second.then = nullptr;
+    if (first.completions < 100) {
+        EXPECT_TRUE(b->cancel(first));
+    }
+    if (second.completions < 100) {
+        EXPECT_TRUE(b->cancel(second));
+    }
     EXPECT_FALSE(b->has_pending());
 }
 
@@ -393,6 +431,58 @@ TEST_P(BackendPoll, WaitWithATimeoutReturnsAfterAtLeastThatTime) {
         b->wait(timeout);
         EXPECT_GE(std::chrono::steady_clock::now() - start_time, timeout);
     }
+}
+
+TEST_P(BackendPoll, AWaitWithATimeoutAndNothingReadyReturnsAfterAboutThatLong) {
+    // A timer of the loop is a wait with a timeout while operations are pending: the wait must
+    // end at about the deadline (the upper bound is generous: only a wait that ignores its
+    // timeout fails it).
+    auto b = make();
+    auto p = corio::test::make_pipe();
+    test_op op(io_kind::poll_readable, p.first.get());
+    ASSERT_FALSE(start(*b, op));
+    auto start_time = std::chrono::steady_clock::now();
+    b->wait(50ms);
+    auto took = std::chrono::steady_clock::now() - start_time;
+    EXPECT_GE(took, 50ms);
+    EXPECT_LT(took, 5s) << "the wait overslept its timeout";
+    EXPECT_FALSE(op.done);
+    start_time = std::chrono::steady_clock::now();
+    b->wait(0ns);
+    took = std::chrono::steady_clock::now() - start_time;
+    EXPECT_LT(took, 1s) << "a zero timeout blocked";
+    EXPECT_FALSE(op.done);
+    EXPECT_TRUE(b->cancel(op));
+}
+
+TEST_P(BackendPoll, WakesFromAnotherThreadAreNeverLostOverManyRounds) {
+    // Each round, the other thread posts a value and wakes the loop once, after the loop has
+    // seen the previous one; a wait that sleeps through a wake-up times out instead.
+    auto b = make();
+    std::shared_ptr<corio::detail::waker> w = b->get_waker();
+    constexpr int rounds = 300;
+    std::atomic<int> posted{0};
+    std::atomic<int> seen{0};
+    std::thread other([&] {
+        for (int i = 1; i <= rounds; ++i) {
+            while (seen.load(std::memory_order_acquire) < i - 1)
+                std::this_thread::yield();
+            posted.store(i, std::memory_order_release);
+            w->wake();
+        }
+    });
+    int slept_through = 0;
+    for (int i = 1; i <= rounds; ++i) {
+        while (posted.load(std::memory_order_acquire) < i) {
+            const auto start_time = std::chrono::steady_clock::now();
+            b->wait(2s);
+            if (std::chrono::steady_clock::now() - start_time >= 2s)
+                ++slept_through;
+        }
+        seen.store(i, std::memory_order_release);
+    }
+    other.join();
+    EXPECT_EQ(slept_through, 0) << "wake-ups were lost";
 }
 
 TEST_P(BackendPoll, CreatingAndDestroyingBackendsAndLoopsLeaksNoFd) {

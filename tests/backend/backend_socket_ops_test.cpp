@@ -532,6 +532,54 @@ TEST_P(BackendSocketOps, ConnectToAListenerSucceedsAndTheConnectionCarriesData) 
     b->forget_fd(client.get());
 }
 
+TEST_P(BackendSocketOps, ACancelledAcceptLeavesTheConnectionToTheNextAccept) {
+    auto b = make();
+    const unique_fd listener = corio::test::make_tcp_listener();
+    test_op op(io_kind::accept, listener.get());
+    ASSERT_FALSE(start(*b, op)) << "nobody connected yet";
+    EXPECT_TRUE(b->cancel(op));
+    EXPECT_FALSE(b->has_pending());
+    const unique_fd client = corio::test::make_inet_socket(SOCK_STREAM);
+    corio::test::connect_now(client.get(), corio::test::local_address(listener.get()));
+    settle(*b);
+    EXPECT_FALSE(op.done);
+    EXPECT_FALSE(b->cancel(op)) << "already withdrawn";
+    test_op next(io_kind::accept, listener.get());
+    const std::int64_t fd = run_op(*b, next);
+    ASSERT_GE(fd, 0) << std::strerror(static_cast<int>(-fd));
+    const unique_fd accepted(static_cast<int>(fd));
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof peer;
+    ASSERT_EQ(::getpeername(accepted.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len), 0);
+    EXPECT_EQ(peer.sin_port, corio::test::local_address(client.get()).sin_port);
+}
+
+TEST_P(BackendSocketOps, ACancelledConnectNeverCompletes) {
+    auto b = make();
+    // A listener whose accept queue is full (Linux holds backlog + 1 connections) drops the
+    // SYNs of further connects, which then stay pending.
+    const unique_fd listener = corio::test::make_tcp_listener(0);
+    sockaddr_in to = corio::test::local_address(listener.get());
+    socklen_t to_len = sizeof to;
+    std::vector<unique_fd> queued;
+    for (int i = 0; i < 4; ++i) {
+        queued.push_back(corio::test::make_inet_socket(SOCK_STREAM));
+        (void)::connect(queued.back().get(), reinterpret_cast<const sockaddr*>(&to), to_len);
+    }
+    settle(*b, 20ms);
+    const unique_fd client = corio::test::make_inet_socket(SOCK_STREAM);
+    test_op op(io_kind::connect, client.get());
+    op.m_addr = reinterpret_cast<sockaddr*>(&to);
+    op.m_addrlen = &to_len;
+    ASSERT_FALSE(start(*b, op)) << "the accept queue is full: the connect must wait";
+    EXPECT_TRUE(b->cancel(op));
+    EXPECT_FALSE(b->has_pending());
+    settle(*b, 20ms);
+    EXPECT_FALSE(op.done);
+    EXPECT_FALSE(b->cancel(op)) << "already withdrawn";
+    b->forget_fd(client.get());
+}
+
 // --------------------------------------------------------------------------------- UDP ---
 
 TEST_P(BackendSocketOps, SendmsgAndRecvmsgCarryDatagramsAndTheirAddresses) {
@@ -614,6 +662,60 @@ TEST_P(BackendSocketOps, DatagramsAreReceivedOneAtATime) {
     EXPECT_EQ(got, (std::vector<std::string>{"one", "three", "four", "seven"}));
 }
 
+TEST_P(BackendSocketOps, ACancelledRecvmsgLosesNoDatagram) {
+    auto b = make();
+    const unique_fd a = corio::test::make_bound_socket(SOCK_DGRAM);
+    const unique_fd c = corio::test::make_bound_socket(SOCK_DGRAM);
+    char in[64];
+    iovec iov{in, sizeof in};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    test_op op(io_kind::recvmsg, c.get());
+    op.m_msg = &mh;
+    ASSERT_FALSE(start(*b, op)) << "no datagram yet";
+    EXPECT_TRUE(b->cancel(op));
+    const sockaddr_in to = corio::test::local_address(c.get());
+    ASSERT_EQ(::sendto(a.get(), "dgram", 5, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              5);
+    ASSERT_TRUE(poll_for(c.get(), POLLIN));
+    settle(*b);
+    EXPECT_FALSE(op.done);
+    char again[64];
+    iovec again_iov{again, sizeof again};
+    msghdr again_mh{};
+    again_mh.msg_iov = &again_iov;
+    again_mh.msg_iovlen = 1;
+    test_op next(io_kind::recvmsg, c.get());
+    next.m_msg = &again_mh;
+    EXPECT_EQ(run_op(*b, next), 5);
+    EXPECT_EQ(text(again, next.m_result), "dgram");
+}
+
+TEST_P(BackendSocketOps, ACancelledSendmsgSendsNothing) {
+    auto b = make();
+    auto s = corio::test::make_socket_pair();
+    corio::test::set_buffer_sizes(s.first.get(), 4096);
+    const std::size_t filled = corio::test::fill(s.first.get());
+    char out[100];
+    std::memset(out, 'M', sizeof out);
+    iovec iov{out, sizeof out};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    test_op op(io_kind::sendmsg, s.first.get());
+    op.m_msg = &mh;
+    ASSERT_FALSE(start(*b, op)) << "the socket buffer is full";
+    EXPECT_TRUE(b->cancel(op));
+    std::size_t drained = 0;
+    for (int i = 0; i < 5; ++i) {
+        drained += corio::test::drain(s.second.get());
+        settle(*b, 2ms);
+    }
+    EXPECT_EQ(drained, filled);
+    EXPECT_FALSE(op.done);
+}
+
 // ------------------------------------------------------------------------------- pipes ---
 
 TEST_P(BackendSocketOps, ReadAndWriteMoveBytesThroughAPipe) {
@@ -688,6 +790,43 @@ TEST_P(BackendSocketOps, AReadOfAPipeWhoseWriterIsGoneReturnsZero) {
     p.second.reset();
     ASSERT_TRUE(drive(*b, [&] { return op.done; }));
     EXPECT_EQ(op.m_result, 0);
+}
+
+TEST_P(BackendSocketOps, ACancelledReadNeverCompletesAndLeavesTheDataToTheNextOne) {
+    auto b = make();
+    auto p = corio::test::make_pipe();
+    char in[16];
+    test_op op(io_kind::read, p.first.get());
+    set_buffer(op, in, sizeof in);
+    ASSERT_FALSE(start(*b, op)) << "the pipe is empty";
+    EXPECT_TRUE(b->cancel(op));
+    EXPECT_FALSE(b->has_pending());
+    write_all(p.second.get(), "kept");
+    settle(*b);
+    EXPECT_FALSE(op.done);
+    char again[16];
+    test_op next(io_kind::read, p.first.get());
+    set_buffer(next, again, sizeof again);
+    EXPECT_EQ(run_op(*b, next), 4);
+    EXPECT_EQ(text(again, next.m_result), "kept");
+}
+
+TEST_P(BackendSocketOps, ACancelledWriteWritesNothing) {
+    auto b = make();
+    auto p = corio::test::make_pipe();
+    const std::size_t filled = corio::test::fill(p.second.get());
+    char out[100] = {};
+    test_op op(io_kind::write, p.second.get());
+    set_buffer(op, out, sizeof out);
+    ASSERT_FALSE(start(*b, op)) << "the pipe is full";
+    EXPECT_TRUE(b->cancel(op));
+    std::size_t drained = 0;
+    for (int i = 0; i < 5; ++i) {
+        drained += corio::test::drain(p.first.get());
+        settle(*b, 2ms);
+    }
+    EXPECT_EQ(drained, filled);
+    EXPECT_FALSE(op.done);
 }
 
 // ---------------------------------------------------------------------- large transfers ---

@@ -21,9 +21,29 @@ namespace corio::test {
 using detail::io_kind;
 using detail::io_operation;
 
-/// The backends (and modes) the conformance suite runs under.
+/// The backends (and modes) the conformance suite runs under: every backend that can be
+/// created on this machine (detail::available_backends()), epoll in both of its modes.
 inline auto backend_names() {
-    return testing::Values("epoll-et", "epoll-lt");
+    // Names as C strings that live as long as the test program.
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (const std::string& family : detail::available_backends()) {
+            if (family == "epoll") {
+                v.emplace_back("epoll-et");
+                v.emplace_back("epoll-lt");
+            } else {
+                v.push_back(family);
+            }
+        }
+        return v;
+    }();
+    static const std::vector<const char*> c_names = [] {
+        std::vector<const char*> v;
+        for (const std::string& name : names)
+            v.push_back(name.c_str());
+        return v;
+    }();
+    return testing::ValuesIn(c_names);
 }
 
 /// gtest's name for a backend parameter ("epoll-lt" -> "epoll_lt").

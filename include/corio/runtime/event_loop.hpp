@@ -28,7 +28,8 @@ void run_main(event_loop& loop, task_ref main);
 } // namespace detail
 
 /// The event loop (asyncio's loop): a queue of ready tasks and callbacks, a heap of timers, and
-/// an I/O backend (epoll) that sleeps in the kernel when nothing is ready.
+/// an I/O backend (epoll by default; see loop_options::backend) that sleeps in the kernel when
+/// nothing is ready.
 ///
 /// One loop per thread; a loop is used only on the thread that runs it, except through its
 /// loop_handle (call_soon_threadsafe). Most programs never build one: corio::run does.
@@ -98,7 +99,8 @@ class event_loop final : public scheduler {
     void close();
     [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
 
-    /// The name of the I/O backend in use ("epoll").
+    /// The name of the I/O backend in use: "epoll", "poll" or "io_uring" (after a fallback,
+    /// the backend actually used).
     [[nodiscard]] const char* backend_name() const noexcept;
     /// The backend, for corio's I/O layers. Not for applications.
     [[nodiscard]] detail::backend& io_backend() const noexcept { return *m_backend; }

@@ -295,6 +295,13 @@ bool epoll_backend::submit(io_operation& op) {
             return true;
         }
         ready = false; // a connecting socket is not writable; connection raises EPOLLOUT
+    } else if (op.m_fd == m_retry_fd && read_side == m_retry_read &&
+               e.generation == m_retry_generation && is_poll(op.m_kind) && ready) {
+        // Re-armed from a completion of the retry in progress (see m_retry_fd).
+        op.m_result = m_retry_revents;
+        m_ready_polls.push(&op);
+        ++m_pending;
+        return false;
     } else if (queue.empty() && ready) {
         // FIFO: a call is tried only when nobody waits before it in this direction.
         if (is_poll(op.m_kind)) {
@@ -487,10 +494,18 @@ void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
         }
         // A queue empty before the retries stays without work: an operation that a completion
         // submits meanwhile finds its bit set and is tried at once (queued only on EAGAIN).
-        if ((ev & read_events) && had_readers)
+        m_retry_fd = fd;
+        m_retry_generation = generation;
+        m_retry_revents = revents;
+        if ((ev & read_events) && had_readers) {
+            m_retry_read = true;
             retry_queue(fd, generation, true, revents);
-        if ((ev & write_events) && had_writers)
+        }
+        if ((ev & write_events) && had_writers) {
+            m_retry_read = false;
             retry_queue(fd, generation, false, revents);
+        }
+        m_retry_fd = -1;
 
         if (m_mode != epoll_mode::level)
             continue;

@@ -212,6 +212,14 @@ class epoll_backend final : public backend {
     std::size_t m_pending = 0;   // queued operations (not completed inline, nor cancelled)
     op_queue m_ready_polls;      // polls found ready by submit(), delivered by the next wait()
     op_queue m_delivering;       // the batch of ready polls being delivered (cancel looks here)
+    /// The fd direction whose queue retry_queue() is completing (fd -1: none), and the events
+    /// that started it. A poll re-armed there from a completion goes to m_ready_polls with
+    /// those events: it completes at the next wait, once per wait, instead of joining the queue
+    /// being retried, which would deliver it again and again while the fd stays ready.
+    int m_retry_fd = -1;
+    std::uint32_t m_retry_generation = 0;
+    bool m_retry_read = false;
+    int m_retry_revents = 0;
     bool m_have_pwait2 = true;
     epoll_event m_events[256];
 };

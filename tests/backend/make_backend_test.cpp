@@ -1,0 +1,114 @@
+// Choosing a backend at run time: make_backend's names, CORIO_BACKEND, the io_uring fallback,
+// available_backends(), and the event loop's use of them. (The epoll-specific names and
+// CORIO_EPOLL_MODE are checked in epoll_backend_test.cpp.)
+
+#include "corio/runtime/event_loop.hpp"
+
+#include "backend/backend.hpp"
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+/// Sets an environment variable for the lifetime of the object, then restores it.
+class scoped_env {
+  public:
+    scoped_env(const char* name, const char* value) : m_name(name) {
+        if (const char* old = std::getenv(name))
+            m_old = old;
+        if (value)
+            ::setenv(name, value, 1);
+        else
+            ::unsetenv(name);
+    }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+    ~scoped_env() {
+        if (m_old)
+            ::setenv(m_name, m_old->c_str(), 1);
+        else
+            ::unsetenv(m_name);
+    }
+
+  private:
+    const char* m_name;
+    std::optional<std::string> m_old;
+};
+
+bool available(const std::string& name) {
+    const std::vector<std::string> names = corio::detail::available_backends();
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(MakeBackend, AvailableBackendsListsEpollAndPollAndEachCanBeCreated) {
+    const std::vector<std::string> names = corio::detail::available_backends();
+    EXPECT_TRUE(available("epoll"));
+    EXPECT_TRUE(available("poll"));
+    for (const std::string& name : names) {
+        SCOPED_TRACE(name);
+        EXPECT_EQ(corio::detail::make_backend(name)->name(), name);
+    }
+}
+
+TEST(MakeBackend, PollIsCreatedByNameAndThroughCorioBackend) {
+    EXPECT_STREQ(corio::detail::make_backend("poll")->name(), "poll");
+    const scoped_env env("CORIO_BACKEND", "poll");
+    EXPECT_STREQ(corio::detail::make_backend("")->name(), "poll");
+    EXPECT_STREQ(corio::detail::make_backend("epoll")->name(), "epoll") << "a name beats the "
+                                                                           "environment";
+}
+
+TEST(MakeBackend, AnUnknownNameListsTheAvailableOnes) {
+    try {
+        (void)corio::detail::make_backend("kqueue");
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("'kqueue'"), std::string::npos) << what;
+        for (const char* name : {"epoll", "epoll-et", "epoll-lt", "poll"})
+            EXPECT_NE(what.find(name), std::string::npos) << name << " missing from: " << what;
+    }
+}
+
+TEST(MakeBackend, IoUringIsCreatedWhenAvailableAndOtherwiseFallsBackToEpoll) {
+    const char* expected = available("io_uring") ? "io_uring" : "epoll";
+    EXPECT_STREQ(corio::detail::make_backend("io_uring")->name(), expected);
+    const scoped_env env("CORIO_BACKEND", "io_uring");
+    EXPECT_STREQ(corio::detail::make_backend("")->name(), expected);
+}
+
+TEST(MakeBackend, MakeIoUringBackendDoesNotFallBack) {
+    if (available("io_uring")) {
+        EXPECT_STREQ(corio::detail::make_io_uring_backend()->name(), "io_uring");
+    } else {
+        EXPECT_THROW((void)corio::detail::make_io_uring_backend(), std::system_error);
+    }
+}
+
+TEST(MakeBackend, AnEventLoopWithoutABackendOptionUsesCorioBackend) {
+    {
+        const scoped_env env("CORIO_BACKEND", "poll");
+        corio::event_loop loop;
+        EXPECT_STREQ(loop.backend_name(), "poll");
+    }
+    {
+        const scoped_env unset("CORIO_BACKEND", nullptr);
+        corio::event_loop loop;
+        EXPECT_STREQ(loop.backend_name(), "epoll") << "the default";
+    }
+    const scoped_env env("CORIO_BACKEND", "epoll");
+    corio::loop_options options;
+    options.backend = "poll";
+    corio::event_loop loop(options);
+    EXPECT_STREQ(loop.backend_name(), "poll") << "the option beats the environment";
+}
+
+} // namespace
