@@ -21,7 +21,8 @@ bool debug_from_environment() {
 event_loop::event_loop(loop_options options)
     : scheduler(options.clock), m_backend(detail::make_backend(options.backend)),
       m_remote(std::make_shared<detail::remote_queue>(m_backend->get_waker())),
-      m_default_executor_threads(options.default_executor_threads) {
+      m_default_executor_threads(options.default_executor_threads),
+      m_sigterm_cancels_main(options.cancel_main_on_sigterm) {
     set_debug(options.debug ? *options.debug : debug_from_environment());
     set_slow_callback_duration(
         std::chrono::duration_cast<duration>(options.slow_callback_duration));
@@ -74,8 +75,29 @@ void event_loop::close() {
     // Frames destroyed here withdraw their to_thread jobs (queued ones will never run, running
     // ones get a stop request) before the executor waits for its workers.
     abandon_tasks();
+    // Layers above (signal handlers, child reapers) let go of the loop's fds and hand on what
+    // must outlive it; the tasks that used them are gone.
+    while (!m_extensions.empty()) {
+        std::unique_ptr<detail::loop_extension> ext = std::move(m_extensions.back().second);
+        m_extensions.pop_back();
+        ext->on_close();
+    }
     if (m_default_executor)
         m_default_executor->shutdown(true);
+}
+
+detail::loop_extension* event_loop::find_extension(const void* key) const noexcept {
+    for (const auto& [k, ext] : m_extensions)
+        if (k == key)
+            return ext.get();
+    return nullptr;
+}
+
+detail::loop_extension& event_loop::add_extension(const void* key,
+                                                  std::unique_ptr<detail::loop_extension> ext) {
+    check_open();
+    m_extensions.emplace_back(key, std::move(ext));
+    return *m_extensions.back().second;
 }
 
 thread_pool& event_loop::default_executor() {

@@ -1,4 +1,5 @@
-// The io examples (examples/echo_server.cpp, echo_client.cpp, chat_server.cpp, udp_echo.cpp)
+// The io examples (examples/echo_server.cpp, echo_client.cpp, chat_server.cpp, udp_echo.cpp,
+// graceful_server.cpp)
 // run their --self-test: a scripted session against themselves that exits with 0 when every
 // check passed. The binaries are found next to this test's build directory
 // (<build>/examples/<name>); a build without examples skips these tests.
@@ -60,6 +61,10 @@ TEST(Examples, TheChatServerBroadcastsAndDropsItsSlowClient) {
 
 TEST(Examples, TheUdpEchoAnswersEveryDatagram) {
     check_example("udp_echo");
+}
+
+TEST(Examples, TheGracefulServerFinishesInFlightRequestsOnSigtermAndAbortsTheRest) {
+    check_example("graceful_server");
 }
 
 } // namespace

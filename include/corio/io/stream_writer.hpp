@@ -91,7 +91,7 @@ class stream_writer {
     /// goes on (asyncio's write_eof). Idempotent.
     /// Errors: std::logic_error when can_write_eof() is false; the stream's error.
     void write_eof();
-    /// True for socket transports.
+    /// True for socket transports and write pipes (whose write_eof closes the pipe).
     [[nodiscard]] bool can_write_eof() const noexcept;
     /// Closes the connection (asyncio's close()): reading stops (a pending read sees the end of
     /// the stream), the buffer is flushed in the background, then the transport closes.

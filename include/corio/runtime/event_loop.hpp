@@ -16,6 +16,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace corio {
 
@@ -25,6 +26,19 @@ namespace detail {
 class backend;
 class fd_watchers;
 void run_main(event_loop& loop, task_ref main);
+
+/// Per-loop state of a layer above runtime/ (signal handlers, the child reaper of process/),
+/// attached to the loop at first use and told when the loop closes. Not for applications.
+class loop_extension {
+  public:
+    loop_extension() = default;
+    loop_extension(const loop_extension&) = delete;
+    loop_extension& operator=(const loop_extension&) = delete;
+    virtual ~loop_extension() = default;
+    /// Called by event_loop::close() after the tasks were released, before the default executor
+    /// shuts down; the backend is still there. The extension is destroyed right after.
+    virtual void on_close() noexcept {}
+};
 } // namespace detail
 
 /// The event loop (asyncio's loop): a queue of ready tasks and callbacks, a heap of timers, and
@@ -110,6 +124,13 @@ class event_loop final : public scheduler {
         return m_remote;
     }
 
+    /// For corio's layers: the extension attached under `key`, or null.
+    [[nodiscard]] detail::loop_extension* find_extension(const void* key) const noexcept;
+    /// For corio's layers: attaches `ext` under `key` (replacing nothing: the key must be new).
+    /// Errors: std::logic_error if the loop is closed; std::bad_alloc.
+    detail::loop_extension& add_extension(const void* key,
+                                          std::unique_ptr<detail::loop_extension> ext);
+
     /// The running loop of this thread, or null.
     [[nodiscard]] static event_loop* current() noexcept {
         return dynamic_cast<event_loop*>(scheduler::current());
@@ -148,8 +169,13 @@ class event_loop final : public scheduler {
     // Called from poll_io when SIGINT arrived while corio::run installed its handler.
     std::function<void()> m_on_interrupt;
     std::size_t m_default_executor_threads = 0;
+    // loop_options::cancel_main_on_sigterm, read by corio::run.
+    bool m_sigterm_cancels_main = false;
     // Created by default_executor(); shut down by close().
     std::unique_ptr<thread_pool> m_default_executor;
+    // Layers' per-loop state, in the order attached; closed in reverse order by close(),
+    // before the backend goes (declared after it).
+    std::vector<std::pair<const void*, std::unique_ptr<detail::loop_extension>>> m_extensions;
     bool m_closed = false;
 };
 

@@ -36,6 +36,11 @@ struct loop_options {
     /// The bound on the worker threads of the loop's default executor (to_thread). 0: Python's
     /// default, min(32, hardware threads + 4). The threads start only when work arrives.
     std::size_t default_executor_threads = 0;
+    /// corio::run only: SIGTERM cancels main as SIGINT does (what service managers, Docker and
+    /// Kubernetes send to stop a program). Off by default, as in asyncio.run. As for SIGINT, a
+    /// program's own action for SIGTERM (or a corio signal handler) takes precedence, and a
+    /// second SIGTERM terminates the process.
+    bool cancel_main_on_sigterm = false;
 };
 
 } // namespace corio

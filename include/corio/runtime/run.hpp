@@ -18,7 +18,9 @@ void run_main(event_loop& loop, task_ref main);
 ///
 /// When main finishes, every task still pending is cancelled and the loop runs until they have
 /// all finished; then the loop closes. On the main thread, a first SIGINT (Ctrl-C) cancels main;
-/// a second one terminates the process as usual.
+/// a second one terminates the process as usual. With options.cancel_main_on_sigterm, SIGTERM
+/// does the same. A signal whose action the program set itself (or that a corio signal handler
+/// or signal_set listens to) is left alone.
 ///
 /// Errors: main's exception, or cancelled_error if main was cancelled (for example by SIGINT);
 /// std::logic_error if a loop is already running on this thread.
