@@ -81,7 +81,17 @@ int main(int argc, char** argv) {
     int port = -1;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--list-backends") == 0) {
-            std::printf("epoll\n");
+            // The ones a loop can be created with here (io_uring may be compiled out, disabled
+            // by the kernel or filtered by seccomp).
+            for (const char* name : {"epoll", "io_uring", "poll"}) {
+                try {
+                    corio::loop_options probe;
+                    probe.backend = name;
+                    corio::event_loop loop(probe);
+                    std::printf("%s\n", name);
+                } catch (const std::exception&) {
+                }
+            }
             return 0;
         }
         if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc)

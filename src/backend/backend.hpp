@@ -36,9 +36,21 @@ enum class io_kind : std::uint8_t {
 /// destroyed.
 struct io_operation {
     io_kind m_kind = io_kind::poll_readable;
+    /// A recv that receives again and again into the backend's provided buffers (only where
+    /// backend_caps::provided_buffers holds; m_buf/m_len are ignored on submit). m_complete is
+    /// called once per chunk: m_result is the byte count (> 0, the data at m_buf, the buffer
+    /// m_buffer_id, to give back with recycle_buffer), 0 at the end of the stream or -errno;
+    /// m_more says whether the operation goes on. Once m_more is false the backend no longer
+    /// refers to the operation. cancel() withdraws it at once (chunks not delivered yet are
+    /// dropped); stop() ends it without losing data (see there).
+    bool m_multishot = false;
+    /// Multishot recv: set by the backend before each m_complete, true while more follow.
+    bool m_more = false;
     int m_fd = -1;
     /// Flags for recv/send/recvmsg/sendmsg (MSG_*).
     int m_flags = 0;
+    /// Multishot recv: the provided buffer of the chunk being delivered.
+    std::uint32_t m_buffer_id = 0;
     /// The buffer of recv/send/read/write.
     void* m_buf = nullptr;
     std::size_t m_len = 0;
@@ -57,6 +69,35 @@ struct io_operation {
     void (*m_complete)(io_operation*) noexcept = nullptr;
     /// Backend-private link.
     io_operation* m_backend_next = nullptr;
+    /// Backend-private index (io_uring: the operation's slot).
+    std::uint32_t m_backend_slot = 0;
+};
+
+/// What a backend can do beyond the common interface.
+struct backend_caps {
+    /// submit() of a call completes at once when the call would not block (readiness
+    /// backends: epoll, poll). False: calls go to the kernel and complete in a later wait()
+    /// (io_uring), so a caller that must not wait has to use polls and its own syscalls.
+    bool completes_inline = true;
+    /// Multishot recv into a pool of buffers owned by the backend (io_operation::m_multishot,
+    /// stop, buffer_pool, recycle_buffer).
+    bool provided_buffers = false;
+};
+
+/// Per provided buffer, for whoever holds it: a holder may chain the buffers it holds (and
+/// note their lengths) here without allocating.
+struct provided_buffer_link {
+    std::uint32_t next = 0;
+    std::uint32_t len = 0;
+};
+
+/// The pool of provided buffers of a backend: `count` buffers of `buffer_size` bytes each, the
+/// buffer with id i at base + i * buffer_size, and links[i] for its holder.
+struct provided_buffer_pool {
+    std::byte* base = nullptr;
+    std::uint32_t buffer_size = 0;
+    std::uint32_t count = 0;
+    provided_buffer_link* links = nullptr;
 };
 
 /// Wakes a loop that sleeps in its backend. Shared with loop handles on other threads, so it
@@ -107,12 +148,26 @@ class backend {
 
     /// The waker of this backend.
     [[nodiscard]] virtual std::shared_ptr<waker> get_waker() const = 0;
+
+    /// What this backend can do beyond the common interface.
+    [[nodiscard]] virtual backend_caps caps() const noexcept { return {}; }
+    /// Asks a multishot recv to end without losing data: the chunks already received are
+    /// still delivered, and the last completion has m_more false (its m_result is -ECANCELED
+    /// when it carries no chunk). No effect on an operation that is not pending.
+    virtual void stop(io_operation& op) noexcept { (void)op; }
+    /// The provided buffers (null without backend_caps::provided_buffers).
+    [[nodiscard]] virtual const provided_buffer_pool* buffer_pool() const noexcept {
+        return nullptr;
+    }
+    /// Gives a buffer that a multishot recv delivered back to the pool.
+    virtual void recycle_buffer(std::uint32_t id) noexcept { (void)id; }
 };
 
 /// Creates the backend called `name` ("" picks CORIO_BACKEND from the environment, else the
 /// default, epoll). "epoll" is edge-triggered unless CORIO_EPOLL_MODE=lt; "epoll-et" and
-/// "epoll-lt" fix the mode. Errors: std::invalid_argument for an unknown name (or
-/// CORIO_EPOLL_MODE value); std::system_error if the kernel refuses to create it.
+/// "epoll-lt" fix the mode; "io_uring" needs a build with liburing and a kernel that allows it.
+/// Errors: std::invalid_argument for an unknown name (or CORIO_EPOLL_MODE value); std::system_error
+/// if the kernel refuses to create it.
 std::unique_ptr<backend> make_backend(std::string_view name);
 
 } // namespace corio::detail

@@ -1,5 +1,8 @@
 #include "backend/backend.hpp"
 #include "backend/epoll/epoll_backend.hpp"
+#ifdef CORIO_HAVE_IO_URING
+#include "backend/io_uring/io_uring_backend.hpp"
+#endif
 
 #include <cstdlib>
 #include <stdexcept>
@@ -36,8 +39,17 @@ std::unique_ptr<backend> make_backend(std::string_view name) {
         return std::make_unique<epoll_backend>(epoll_mode::edge);
     if (name == "epoll-lt")
         return std::make_unique<epoll_backend>(epoll_mode::level);
+#ifdef CORIO_HAVE_IO_URING
+    if (name == "io_uring")
+        return std::make_unique<io_uring_backend>();
+#endif
+#ifdef CORIO_HAVE_IO_URING
+    constexpr const char* available = "epoll, epoll-et, epoll-lt, io_uring";
+#else
+    constexpr const char* available = "epoll, epoll-et, epoll-lt";
+#endif
     throw std::invalid_argument("corio: unknown backend '" + std::string(name) +
-                                "' (available: epoll, epoll-et, epoll-lt)");
+                                "' (available: " + available + ")");
 }
 
 } // namespace corio::detail

@@ -22,8 +22,24 @@ using detail::io_kind;
 using detail::io_operation;
 
 /// The backends (and modes) the conformance suite runs under.
+/// "io_uring" is listed where the build has it; the tests skip it when the kernel refuses it
+/// (see backend_available).
 inline auto backend_names() {
+#ifdef CORIO_HAVE_IO_URING
+    return testing::Values("epoll-et", "epoll-lt", "io_uring");
+#else
     return testing::Values("epoll-et", "epoll-lt");
+#endif
+}
+
+/// True when the backend `name` can be created here (io_uring may be disabled or filtered).
+inline bool backend_available(const char* name) {
+    try {
+        (void)detail::make_backend(name);
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 /// gtest's name for a backend parameter ("epoll-lt" -> "epoll_lt").
