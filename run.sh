@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$PWD
 
-# Debian packages the build needs.
-PACKAGES=(cmake ninja-build g++ clang libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format)
+# Debian packages the build needs (liburing-dev and pkg-config: the io_uring backend).
+PACKAGES=(cmake ninja-build g++ clang libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format
+    liburing-dev pkg-config)
 # Extra Debian packages of `./run.sh bench-net` only: the peer echo servers
-# (Boost.Asio, libuv, Asio's io_uring variant). Not part of the plain build.
-BENCH_NET_PACKAGES=(libboost1.81-dev libuv1-dev liburing-dev pkg-config)
+# (Boost.Asio, libuv; Asio's io_uring variant also uses liburing-dev from PACKAGES).
+# Not part of the plain build.
+BENCH_NET_PACKAGES=(libboost1.81-dev libuv1-dev)
 # Folders whose *.cpp / *.hpp files are formatted.
 FORMAT_DIRS=(include src tests examples bench tools fuzz)
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}

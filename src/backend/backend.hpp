@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -38,9 +39,21 @@ enum class io_kind : std::uint8_t {
 /// destroyed.
 struct io_operation {
     io_kind m_kind = io_kind::poll_readable;
+    /// A recv that receives again and again into the backend's provided buffers (only where
+    /// backend_caps::provided_buffers holds; m_buf/m_len are ignored on submit). m_complete is
+    /// called once per chunk: m_result is the byte count (> 0, the data at m_buf, the buffer
+    /// m_buffer_id, to give back with recycle_buffer), 0 at the end of the stream or -errno;
+    /// m_more says whether the operation goes on. Once m_more is false the backend no longer
+    /// refers to the operation. cancel() withdraws it at once (chunks not delivered yet are
+    /// dropped); stop() ends it without losing data (see there).
+    bool m_multishot = false;
+    /// Multishot recv: set by the backend before each m_complete, true while more follow.
+    bool m_more = false;
     int m_fd = -1;
     /// Flags for recv/send/recvmsg/sendmsg (MSG_*).
     int m_flags = 0;
+    /// Multishot recv: the provided buffer of the chunk being delivered.
+    std::uint32_t m_buffer_id = 0;
     /// The buffer of recv/send/read/write.
     void* m_buf = nullptr;
     std::size_t m_len = 0;
@@ -59,6 +72,35 @@ struct io_operation {
     void (*m_complete)(io_operation*) noexcept = nullptr;
     /// Backend-private link.
     io_operation* m_backend_next = nullptr;
+    /// Backend-private index (io_uring: the operation's slot).
+    std::uint32_t m_backend_slot = 0;
+};
+
+/// What a backend can do beyond the common interface.
+struct backend_caps {
+    /// submit() of a call completes at once when the call would not block (readiness
+    /// backends: epoll, poll). False: calls go to the kernel and complete in a later wait()
+    /// (io_uring), so a caller that must not wait has to use polls and its own syscalls.
+    bool completes_inline = true;
+    /// Multishot recv into a pool of buffers owned by the backend (io_operation::m_multishot,
+    /// stop, buffer_pool, recycle_buffer).
+    bool provided_buffers = false;
+};
+
+/// Per provided buffer, for whoever holds it: a holder may chain the buffers it holds (and
+/// note their lengths) here without allocating.
+struct provided_buffer_link {
+    std::uint32_t next = 0;
+    std::uint32_t len = 0;
+};
+
+/// The pool of provided buffers of a backend: `count` buffers of `buffer_size` bytes each, the
+/// buffer with id i at base + i * buffer_size, and links[i] for its holder.
+struct provided_buffer_pool {
+    std::byte* base = nullptr;
+    std::uint32_t buffer_size = 0;
+    std::uint32_t count = 0;
+    provided_buffer_link* links = nullptr;
 };
 
 /// Wakes a loop that sleeps in its backend. Shared with loop handles on other threads, so it
@@ -111,13 +153,48 @@ class backend {
 
     /// Waits for completions for at most `timeout` (nullopt: until there is one or the waker
     /// fires) and delivers them. Returns when the timeout expires, something completed, or the
-    /// waker fired. Errors: std::system_error if the kernel wait fails for a reason other than
-    /// a signal.
+    /// waker fired; a signal does not end it (see retry_interrupted). Errors: std::system_error
+    /// if the kernel wait fails for a reason other than a signal.
     virtual void wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
     /// The waker of this backend.
     [[nodiscard]] virtual std::shared_ptr<waker> get_waker() const = 0;
+
+    /// What this backend can do beyond the common interface.
+    [[nodiscard]] virtual backend_caps caps() const noexcept { return {}; }
+    /// Asks a multishot recv to end without losing data: the chunks already received are
+    /// still delivered, and the last completion has m_more false (its m_result is -ECANCELED
+    /// when it carries no chunk). No effect on an operation that is not pending.
+    virtual void stop(io_operation& op) noexcept { (void)op; }
+    /// The provided buffers (null without backend_caps::provided_buffers).
+    [[nodiscard]] virtual const provided_buffer_pool* buffer_pool() const noexcept {
+        return nullptr;
+    }
+    /// Gives a buffer that a multishot recv delivered back to the pool.
+    virtual void recycle_buffer(std::uint32_t id) noexcept { (void)id; }
 };
+
+/// Runs `wait_once(timeout)` (a kernel wait returning a count, or -1 with errno) again when a
+/// signal interrupts it (EINTR), with the time left, as Python does since PEP 475: a signal
+/// does not end a backend's wait early (corio's own signal handling wakes the loop through its
+/// waker), and neither does the task work that closing an io_uring ring sends, later, to the
+/// thread that used it. Returns the last call's result.
+template <class WaitOnce>
+int retry_interrupted(std::optional<std::chrono::nanoseconds> timeout, WaitOnce wait_once) {
+    const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout
+                                  : std::chrono::steady_clock::time_point{};
+    for (;;) {
+        const int n = wait_once(timeout);
+        if (n >= 0 || errno != EINTR)
+            return n;
+        if (timeout) {
+            const auto left = deadline - std::chrono::steady_clock::now();
+            if (left <= std::chrono::nanoseconds::zero())
+                return 0;
+            timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+        }
+    }
+}
 
 /// Creates the backend called `name` ("" picks CORIO_BACKEND from the environment, else the
 /// default, epoll). The names: "epoll" (edge-triggered unless CORIO_EPOLL_MODE=lt), "epoll-et"

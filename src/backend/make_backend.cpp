@@ -2,6 +2,9 @@
 #include "backend/epoll/epoll_backend.hpp"
 #include "backend/poll/poll_backend.hpp"
 #include <sys/socket.h>
+#ifdef CORIO_HAVE_IO_URING
+#include "backend/io_uring/io_uring_backend.hpp"
+#endif
 
 #include <cerrno>
 #include <cstdio>
@@ -67,7 +70,11 @@ void notice_fallback([[maybe_unused]] const std::system_error& e) noexcept {
 
 } // namespace
 
-#ifndef CORIO_HAVE_IO_URING
+#ifdef CORIO_HAVE_IO_URING
+std::unique_ptr<backend> make_io_uring_backend() {
+    return std::make_unique<io_uring_backend>();
+}
+#else
 // This build has no io_uring backend: asking for it falls back to epoll (see make_backend).
 std::unique_ptr<backend> make_io_uring_backend() {
     throw std::system_error(ENOSYS, std::generic_category(), "io_uring backend not built");

@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -24,6 +26,16 @@ socket_transport::socket_transport(event_loop& loop, net::socket s)
     if (!m_sock.is_open())
         throw std::invalid_argument("corio: streams over a closed socket");
     prepare(m_read_wait, io_kind::poll_readable);
+    const backend_caps caps = m_backend->caps();
+    if (!caps.completes_inline) {
+        m_mode = mode::direct;
+        if (caps.provided_buffers && (m_pool = m_backend->buffer_pool()) != nullptr) {
+            m_mode = mode::multishot;
+            m_read_wait.op.m_kind = io_kind::recv;
+            m_read_wait.op.m_multishot = true;
+            m_read_wait.op.m_complete = &on_chunk;
+        }
+    }
 }
 
 void socket_transport::prepare(wait_slot& w, io_kind kind) noexcept {
@@ -44,6 +56,8 @@ std::int64_t socket_transport::transfer(io_kind kind, void* buf, std::size_t len
 }
 
 std::int64_t socket_transport::try_read(std::span<std::byte> buf) {
+    if (m_mode == mode::multishot)
+        return read_chunks(buf);
     if (m_read_drained)
         return would_block;
     const std::int64_t r = transfer(io_kind::recv, buf.data(), buf.size());
@@ -51,8 +65,134 @@ std::int64_t socket_transport::try_read(std::span<std::byte> buf) {
     return r;
 }
 
+// Why writes on io_uring are send calls (the default backend::try_transfer) and not
+// IORING_OP_SEND: a queued send needs a copy of the bytes that outlives try_write, so the
+// transport would hold bytes the stream believes written. close() would then have to linger until
+// they are out, write_eof() to wait for them, and the stream's high-water mark would no longer
+// bound what a connection buffers; a non-blocking send keeps the readiness contract of transport
+// (bytes accepted are in the kernel) at the price of one syscall per write. A batched send path
+// is the next step.
 std::int64_t socket_transport::try_write(std::span<const std::byte> buf) {
     return transfer(io_kind::send, const_cast<std::byte*>(buf.data()), buf.size());
+}
+
+// ----------------------------------------------------------------------- multishot mode ---
+
+std::int64_t socket_transport::read_chunks(std::span<std::byte> buf) {
+    if (m_head == no_chunk) {
+        if (m_read_end == 0)
+            return 0;
+        if (m_read_end < 0)
+            throw_error(-m_read_end, "recv from");
+        arm_recv();
+        return would_block;
+    }
+    std::size_t n = 0;
+    while (n < buf.size() && m_head != no_chunk) {
+        provided_buffer_link& link = m_pool->links[m_head];
+        const std::size_t take = std::min<std::size_t>(buf.size() - n, link.len - m_head_offset);
+        std::memcpy(buf.data() + n,
+                    m_pool->base + std::size_t{m_head} * m_pool->buffer_size + m_head_offset, take);
+        n += take;
+        m_head_offset += static_cast<std::uint32_t>(take);
+        if (m_head_offset == link.len) {
+            const std::uint32_t done = m_head;
+            m_head = link.next;
+            m_head_offset = 0;
+            if (m_head == no_chunk)
+                m_tail = no_chunk;
+            m_backend->recycle_buffer(done);
+        }
+    }
+    m_unread -= static_cast<std::uint32_t>(n);
+    if (m_unread <= read_high_water / 2)
+        arm_recv();
+    return static_cast<std::int64_t>(n);
+}
+
+void socket_transport::arm_recv() {
+    // Not while a stop is on its way (its final completion re-arms), after the end of the
+    // stream, or while the chunks held are above the low-water mark.
+    if (m_recv_armed || m_read_end != no_end || m_unread > read_high_water / 2 ||
+        !m_sock.is_open() || !loop_alive())
+        return;
+    m_backend->submit(m_read_wait.op);
+    m_recv_armed = true;
+}
+
+void socket_transport::release_chunks() noexcept {
+    while (m_head != no_chunk) {
+        const std::uint32_t done = m_head;
+        m_head = m_pool->links[done].next;
+        m_backend->recycle_buffer(done);
+    }
+    m_tail = no_chunk;
+    m_head_offset = 0;
+    m_unread = 0;
+}
+
+void socket_transport::report_soon() {
+    // A wait armed while its answer is already here reports from the ready queue, never from
+    // inside wait_readable().
+    event_loop* loop = event_loop::current();
+    if (!loop)
+        throw std::logic_error("corio: a stream used outside its loop");
+    m_report = loop->call_soon([this] {
+        socket_transport* self = this; // the handle below may hold the last reference to us
+        self->m_report = callback_handle();
+        if (!self->m_read_waiting)
+            return;
+        self->m_read_waiting = false;
+        self->m_events->on_readable();
+    });
+}
+
+void socket_transport::on_chunk(io_operation* op) noexcept {
+    socket_transport* self = reinterpret_cast<wait_slot*>(op)->self;
+    const std::int64_t r = op->m_result;
+    bool news = false;
+    if (r > 0) {
+        const std::uint32_t id = op->m_buffer_id;
+        provided_buffer_link& link = self->m_pool->links[id];
+        link.next = no_chunk;
+        link.len = static_cast<std::uint32_t>(r);
+        if (self->m_tail == no_chunk)
+            self->m_head = id;
+        else
+            self->m_pool->links[self->m_tail].next = id;
+        self->m_tail = id;
+        self->m_unread += static_cast<std::uint32_t>(r);
+        news = true;
+    } else if (r == 0) {
+        self->m_read_end = 0;
+        news = true;
+    } else if (r != -ECANCELED && r != -ENOBUFS) {
+        // -ECANCELED / -ENOBUFS end a stopped recv; anything else is the connection's error.
+        self->m_read_end = static_cast<int>(r);
+        news = true;
+    }
+    if (!op->m_more) {
+        self->m_recv_armed = false;
+        self->m_recv_stopping = false;
+        // Ended by a stop, a CQ overflow or the kernel: armed again unless the stream ended
+        // or too much is unread (then try_read re-arms).
+        try {
+            self->arm_recv();
+        } catch (...) {
+            // The recv cannot be armed again: the connection ends with this error.
+            if (self->m_read_end == no_end)
+                self->m_read_end = -EIO;
+            news = true;
+        }
+    } else if (self->m_unread >= read_high_water && !self->m_recv_stopping) {
+        // Backpressure: a peer the stream does not read must not drain the shared pool.
+        self->m_recv_stopping = true;
+        self->m_backend->stop(*op);
+    }
+    if (news && self->m_read_waiting) {
+        self->m_read_waiting = false;
+        self->m_events->on_readable(); // last: the stream may close the transport
+    }
 }
 
 void socket_transport::throw_error(int err, const char* call) const {
@@ -73,6 +213,27 @@ void socket_transport::arm(wait_slot& w) {
 }
 
 void socket_transport::wait_readable() {
+    if (m_mode == mode::multishot) {
+        if (m_read_waiting)
+            return;
+        m_read_waiting = true;
+        if (m_head != no_chunk || m_read_end != no_end) {
+            try {
+                report_soon();
+            } catch (...) {
+                m_read_waiting = false;
+                throw;
+            }
+            return;
+        }
+        try {
+            arm_recv();
+        } catch (...) {
+            m_read_waiting = false;
+            throw;
+        }
+        return;
+    }
     if (m_read_armed)
         return;
     arm(m_read_wait);
@@ -99,6 +260,13 @@ void socket_transport::disarm(wait_slot& w, bool& armed) noexcept {
 }
 
 void socket_transport::cancel_wait_readable() noexcept {
+    if (m_mode == mode::multishot) {
+        // The recv goes on (bounded by the high-water mark): only the report is withdrawn.
+        m_read_waiting = false;
+        m_report.cancel();
+        m_report = callback_handle();
+        return;
+    }
     disarm(m_read_wait, m_read_armed);
 }
 
@@ -129,6 +297,18 @@ void socket_transport::shut(bool reset) noexcept {
         return;
     cancel_wait_readable();
     cancel_wait_writable();
+    if (m_mode == mode::multishot) {
+        if (loop_alive()) {
+            // Synchronous: the kernel no longer fills a buffer for this socket, and chunks it
+            // had not delivered yet go back to the pool with the ones held here.
+            if (m_recv_armed)
+                m_backend->cancel(m_read_wait.op);
+            release_chunks();
+        }
+        m_recv_armed = false;
+        m_head = m_tail = no_chunk;
+        m_unread = 0;
+    }
     if (reset) {
         const ::linger l{1, 0};
         ::setsockopt(m_sock.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "corio/core/scheduler.hpp"
 #include "corio/io/transport.hpp"
 #include "corio/net/socket.hpp"
 #include "corio/runtime/loop_handle.hpp"
@@ -20,20 +21,27 @@ namespace corio::detail {
 /// The transport of a socket (TCP or Unix stream), driven through the loop's backend directly:
 /// the stream state embeds it and calls it without a virtual call (the class is final).
 ///
-/// try_read / try_write call backend::try_transfer, which makes the call at once when the backend
-/// believes the socket ready (epoll knows from its readiness bits when a call would only return
-/// EAGAIN, so that costs no syscall) and never queues it, so no operation ever waits with a
-/// caller's buffer. Waits are poll operations (no buffer) held here; a ping-pong then costs one
-/// recv and one send per message, as a hand-written epoll loop does.
+/// It works in one of three modes, chosen from the backend's caps() at construction:
+///
+/// - readiness (epoll, poll): try_read / try_write call backend::try_transfer, which makes the
+///   call at once when the backend believes the socket ready (epoll knows from its readiness
+///   bits when a call would only return EAGAIN, so that costs no syscall) and never queues it,
+///   so no operation ever waits with a caller's buffer. Waits are poll operations (no buffer)
+///   held here; a ping-pong then costs one recv and one send per message, as a hand-written
+///   epoll loop does.
+/// - multishot (io_uring with provided buffers): one multishot recv per connection fills
+///   buffers of the backend's shared pool; the chunks wait here in a FIFO chained through the
+///   pool's links (no allocation) until try_read copies them out and recycles the buffers, so
+///   an idle connection holds no buffer. Past 64 KiB unread the recv is stopped (without losing
+///   what it already received) and re-armed once the stream has read half of it, so a peer
+///   whose stream is not read cannot drain the shared pool. The end of the stream and errors
+///   are returned once every earlier byte has been read. Writes are non-blocking send calls
+///   and their waits polls, as in the direct mode (see the .cpp for why not IORING_OP_SEND).
+/// - direct (io_uring without provided buffers, kernels before 6.0): non-blocking recv/send
+///   syscalls (MSG_DONTWAIT), and polls through the backend to wait.
 ///
 /// Loop lifetime: the transport may outlive its loop (streams destroyed after the loop closed);
 /// it then only closes its fd, without touching the gone backend.
-///
-/// Backends: this relies on a readiness backend (epoll, poll), whose submit() completes a call
-/// at once when it can and whose cancel() of a queued call is immediate. A completion backend
-/// (io_uring) would submit the recv to the kernel instead; there this transport needs a
-/// try-only call from the backend (or its own non-blocking syscall plus a poll), which stays
-/// behind the transport seam and changes nothing for the streams.
 class socket_transport final : public transport {
   public:
     /// No socket: the stream uses another transport.
@@ -64,6 +72,12 @@ class socket_transport final : public transport {
         io_operation op;
         socket_transport* self = nullptr;
     };
+    enum class mode : std::uint8_t { readiness, direct, multishot };
+    static constexpr std::uint32_t no_chunk = ~std::uint32_t{0};
+    /// Multishot mode: unread bytes past which the recv is stopped (re-armed at half of it).
+    static constexpr std::uint32_t read_high_water = 64 * 1024;
+    /// m_read_end while the stream goes on.
+    static constexpr int no_end = 1;
 
     [[nodiscard]] bool loop_alive() const noexcept { return !m_loop_ref.is_closed(); }
     /// A recv or send tried now through backend::try_transfer: the count, or would_block.
@@ -76,6 +90,12 @@ class socket_transport final : public transport {
     void shut(bool reset) noexcept;
     static void on_read_ready(io_operation* op) noexcept;
     static void on_write_ready(io_operation* op) noexcept;
+    /// Multishot mode.
+    std::int64_t read_chunks(std::span<std::byte> buf);
+    void arm_recv();
+    void release_chunks() noexcept;
+    void report_soon();
+    static void on_chunk(io_operation* op) noexcept;
 
     net::socket m_sock;
     backend* m_backend = nullptr;
@@ -90,6 +110,19 @@ class socket_transport final : public transport {
     /// report as an event and (its readiness bit being clear) answer with "would block" anyway:
     /// try_read says so at once, and the stream waits for the report.
     bool m_read_drained = false;
+    mode m_mode = mode::readiness;
+
+    // Multishot mode (m_read_wait.op is the multishot recv).
+    const provided_buffer_pool* m_pool = nullptr;
+    std::uint32_t m_head = no_chunk;  ///< the oldest chunk not fully read
+    std::uint32_t m_tail = no_chunk;  ///< the newest chunk
+    std::uint32_t m_head_offset = 0;  ///< bytes of m_head already read
+    std::uint32_t m_unread = 0;       ///< bytes held in chunks
+    int m_read_end = no_end;          ///< after the chunks: 0 (end of stream) or -errno
+    bool m_recv_armed : 1 = false;    ///< the multishot recv is in the backend
+    bool m_recv_stopping : 1 = false; ///< stop() was asked (backpressure)
+    bool m_read_waiting : 1 = false;  ///< wait_readable() is armed
+    callback_handle m_report;         ///< a wait armed while data was already here
 };
 
 } // namespace corio::detail

@@ -35,6 +35,10 @@ void write_byte(int fd) {
 
 class BackendPoll : public testing::TestWithParam<const char*> {
   protected:
+    void SetUp() override {
+        if (!corio::test::backend_available(GetParam()))
+            GTEST_SKIP() << GetParam() << " is not available here";
+    }
     std::unique_ptr<corio::detail::backend> make() const {
         return corio::detail::make_backend(GetParam());
     }

@@ -77,6 +77,10 @@ class default_sigpipe {
 
 class BackendSocketOps : public testing::TestWithParam<const char*> {
   protected:
+    void SetUp() override {
+        if (!corio::test::backend_available(GetParam()))
+            GTEST_SKIP() << GetParam() << " is not available here";
+    }
     std::unique_ptr<corio::detail::backend> make() const {
         return corio::detail::make_backend(GetParam());
     }

@@ -46,6 +46,24 @@ inline auto backend_names() {
     return testing::ValuesIn(c_names);
 }
 
+/// True when the backend `name` can be created here (io_uring may be disabled or filtered).
+inline bool backend_available(const char* name) {
+    if (std::string_view(name) == "io_uring") {
+        try {
+            (void)detail::make_io_uring_backend(); // make_backend would fall back to epoll
+            return true;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
+    try {
+        (void)detail::make_backend(name);
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
 /// gtest's name for a backend parameter ("epoll-lt" -> "epoll_lt").
 inline std::string backend_param_name(const testing::TestParamInfo<const char*>& info) {
     std::string name(info.param);

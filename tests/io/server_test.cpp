@@ -572,9 +572,11 @@ TEST(Server, OutOfFileDescriptorsTheAcceptLoopBacksOffThenServesTheQueuedClients
     }
     ASSERT_GE(messages.size(), 1u);
     EXPECT_NE(messages[0].find("accept on 127.0.0.1:"), std::string::npos) << messages[0];
-    // 5 s of back-off from 10 ms doubling to 1 s: about a dozen attempts, not a spin.
+    // 5 s of back-off from 10 ms doubling to 1 s: about a dozen attempts, not a spin. A
+    // completion backend (io_uring) takes two loop turns per attempt (the accept's error comes
+    // at the next wait), hence the bound of 30.
     EXPECT_GE(r.steps_while_exhausted, 3);
-    EXPECT_LE(r.steps_while_exhausted, 20);
+    EXPECT_LE(r.steps_while_exhausted, 30);
     EXPECT_EQ(r.reports, 1u) << messages.back();
     EXPECT_TRUE(r.serving);
     EXPECT_EQ(r.echoes, (std::vector<std::string>{"after\n", "after\n", "after\n", "late\n"}));

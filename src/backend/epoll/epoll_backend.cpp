@@ -455,12 +455,12 @@ void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     const bool have_ready_polls = !m_ready_polls.empty();
     if (have_ready_polls)
         timeout = std::chrono::nanoseconds::zero(); // something completes now: do not block
-    const int n = epoll_wait_for(timeout);
-    if (n < 0 && errno != EINTR)
+    const int n = retry_interrupted(
+        timeout, [this](std::optional<std::chrono::nanoseconds> t) { return epoll_wait_for(t); });
+    if (n < 0)
         sys::throw_last_errno("epoll_wait");
     if (have_ready_polls)
         deliver_ready_polls();
-    // n < 0: a signal (EINTR); the loop re-evaluates its timers and wake-ups.
     for (int i = 0; i < n; ++i) {
         const std::uint64_t data = m_events[i].data.u64;
         if (data == waker_tag) {

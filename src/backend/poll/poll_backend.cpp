@@ -349,18 +349,17 @@ void poll_backend::retry_calls(int fd, std::uint32_t generation, bool read_side)
 }
 
 void poll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
-    timespec ts{};
-    if (timeout) {
-        const std::int64_t ns = std::max<std::int64_t>(timeout->count(), 0);
-        ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-        ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    }
-    const int n = ::ppoll(m_pollfds.data(), m_pollfds.size(), timeout ? &ts : nullptr, nullptr);
-    if (n < 0) {
-        if (errno == EINTR)
-            return; // a signal: the loop re-evaluates its timers and wake-ups
+    const int n = retry_interrupted(timeout, [this](std::optional<std::chrono::nanoseconds> t) {
+        timespec ts{};
+        if (t) {
+            const std::int64_t ns = std::max<std::int64_t>(t->count(), 0);
+            ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+            ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+        }
+        return ::ppoll(m_pollfds.data(), m_pollfds.size(), t ? &ts : nullptr, nullptr);
+    });
+    if (n < 0)
         sys::throw_last_errno("ppoll");
-    }
 
     // The reports are taken out before any completion runs: completions edit m_pollfds.
     m_ready.clear();
