@@ -87,40 +87,6 @@ class epoll_backend::eventfd_waker final : public waker {
     sys::unique_fd m_fd;
 };
 
-// ------------------------------------------------------------------------------ op_queue ---
-
-void epoll_backend::op_queue::push(io_operation* op) noexcept {
-    op->m_backend_next = nullptr;
-    if (tail)
-        tail->m_backend_next = op;
-    else
-        head = op;
-    tail = op;
-}
-
-io_operation* epoll_backend::op_queue::pop() noexcept {
-    io_operation* op = head;
-    head = op->m_backend_next;
-    if (!head)
-        tail = nullptr;
-    op->m_backend_next = nullptr;
-    return op;
-}
-
-bool epoll_backend::op_queue::remove(io_operation* op) noexcept {
-    io_operation* prev = nullptr;
-    for (io_operation* p = head; p; prev = p, p = p->m_backend_next) {
-        if (p != op)
-            continue;
-        (prev ? prev->m_backend_next : head) = p->m_backend_next;
-        if (tail == p)
-            tail = prev;
-        p->m_backend_next = nullptr;
-        return true;
-    }
-    return false;
-}
-
 // ------------------------------------------------------------------------- epoll_backend ---
 
 epoll_backend::epoll_backend(epoll_mode mode)

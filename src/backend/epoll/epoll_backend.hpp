@@ -1,6 +1,7 @@
 #pragma once
 
 #include "backend/backend.hpp"
+#include "backend/op_queue.hpp"
 #include "sys/posix/unique_fd.hpp"
 #include <sys/epoll.h>
 
@@ -65,17 +66,6 @@ class epoll_backend final : public backend {
     [[nodiscard]] std::shared_ptr<waker> get_waker() const override;
 
   private:
-    /// A FIFO of waiting operations linked through io_operation::m_backend_next.
-    struct op_queue {
-        io_operation* head = nullptr;
-        io_operation* tail = nullptr;
-        [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
-        void push(io_operation* op) noexcept;
-        io_operation* pop() noexcept;
-        /// Unlinks `op`; false when it is not in the queue.
-        bool remove(io_operation* op) noexcept;
-    };
-
     /// What a short transfer says about an fd (see fd_entry::readable).
     enum class fd_type : std::uint8_t {
         unknown, ///< not probed yet (probed at the first short transfer)

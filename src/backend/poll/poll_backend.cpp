@@ -77,40 +77,6 @@ class poll_backend::pipe_waker final : public waker {
     sys::unique_fd m_write;
 };
 
-// ------------------------------------------------------------------------------ op_queue ---
-
-void poll_backend::op_queue::push(io_operation* op) noexcept {
-    op->m_backend_next = nullptr;
-    if (tail)
-        tail->m_backend_next = op;
-    else
-        head = op;
-    tail = op;
-}
-
-io_operation* poll_backend::op_queue::pop() noexcept {
-    io_operation* op = head;
-    head = op->m_backend_next;
-    if (!head)
-        tail = nullptr;
-    op->m_backend_next = nullptr;
-    return op;
-}
-
-bool poll_backend::op_queue::remove(io_operation* op) noexcept {
-    io_operation* prev = nullptr;
-    for (io_operation* p = head; p; prev = p, p = p->m_backend_next) {
-        if (p != op)
-            continue;
-        (prev ? prev->m_backend_next : head) = p->m_backend_next;
-        if (tail == p)
-            tail = prev;
-        p->m_backend_next = nullptr;
-        return true;
-    }
-    return false;
-}
-
 // ------------------------------------------------------------------------- poll_backend ---
 
 poll_backend::poll_backend() : m_waker(std::make_shared<pipe_waker>()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "backend/backend.hpp"
+#include "backend/op_queue.hpp"
 #include <poll.h>
 
 #include <cstddef>
@@ -66,17 +67,6 @@ class poll_backend final : public backend {
     [[nodiscard]] std::size_t watched_fd_count() const noexcept { return m_pollfds.size() - 1; }
 
   private:
-    /// A FIFO of waiting operations linked through io_operation::m_backend_next.
-    struct op_queue {
-        io_operation* head = nullptr;
-        io_operation* tail = nullptr;
-        [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
-        void push(io_operation* op) noexcept;
-        io_operation* pop() noexcept;
-        /// Unlinks `op`; false when it is not in the queue.
-        bool remove(io_operation* op) noexcept;
-    };
-
     /// One direction of an fd: the calls waiting in FIFO order, and the polls. Polls consume
     /// nothing, so they need no order with respect to the calls: they are kept apart, which
     /// lets them complete together and lets a call be tried while a poll waits.
