@@ -6,6 +6,7 @@
 #include "backend/backend.hpp"
 #include "backend/epoll/epoll_backend.hpp"
 #include "backend_test_support.hpp"
+#include "support/scoped_env.hpp"
 #include "support/socket_helpers.hpp"
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -193,30 +194,7 @@ TEST_P(EpollBackend, TheModeIsTheOneTheNameAsksFor) {
 INSTANTIATE_TEST_SUITE_P(Modes, EpollBackend, testing::Values("epoll-et", "epoll-lt"),
                          corio::test::backend_param_name);
 
-/// Sets an environment variable for the lifetime of the object, then restores it.
-class scoped_env {
-  public:
-    scoped_env(const char* name, const char* value) : m_name(name) {
-        if (const char* old = std::getenv(name))
-            m_old = old;
-        if (value)
-            ::setenv(name, value, 1);
-        else
-            ::unsetenv(name);
-    }
-    scoped_env(const scoped_env&) = delete;
-    scoped_env& operator=(const scoped_env&) = delete;
-    ~scoped_env() {
-        if (m_old)
-            ::setenv(m_name, m_old->c_str(), 1);
-        else
-            ::unsetenv(m_name);
-    }
-
-  private:
-    const char* m_name;
-    std::optional<std::string> m_old;
-};
+using corio::test::scoped_env;
 
 epoll_mode mode_of(const std::unique_ptr<corio::detail::backend>& b) {
     return dynamic_cast<const epoll_backend&>(*b).mode();

@@ -4,6 +4,7 @@
 #include "corio/time/sleep.hpp"
 
 #include "support/loop_helpers.hpp"
+#include "support/scoped_env.hpp"
 #include <gtest/gtest.h>
 #include <time.h>
 
@@ -431,30 +432,7 @@ TEST(EventLoop, WithoutDebugModeASlowCallbackIsNotReported) {
     EXPECT_EQ(warnings, 0);
 }
 
-/// Sets an environment variable for the lifetime of the object, then restores it.
-class scoped_env {
-  public:
-    scoped_env(const char* name, const char* value) : m_name(name) {
-        if (const char* old = std::getenv(name))
-            m_old = old;
-        if (value)
-            ::setenv(name, value, 1);
-        else
-            ::unsetenv(name);
-    }
-    scoped_env(const scoped_env&) = delete;
-    scoped_env& operator=(const scoped_env&) = delete;
-    ~scoped_env() {
-        if (m_old)
-            ::setenv(m_name, m_old->c_str(), 1);
-        else
-            ::unsetenv(m_name);
-    }
-
-  private:
-    const char* m_name;
-    std::optional<std::string> m_old;
-};
+using corio::test::scoped_env;
 
 TEST(EventLoop, CorioDebugEnvironmentVariableTurnsDebugModeOn) {
     {
