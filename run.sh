@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$PWD
 
-# Debian packages the build needs (liburing-dev and pkg-config: the io_uring backend).
+# Debian packages the build needs (liburing-dev and pkg-config: the io_uring backend;
+# libssl-dev: corio::tls; openssl and curl: the peers of the TLS and HTTP interoperability tests).
 PACKAGES=(cmake ninja-build g++ clang libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format
-    liburing-dev pkg-config)
+    liburing-dev pkg-config libssl-dev openssl curl)
 # Extra Debian packages of `./run.sh bench-net` only: the peer echo servers
 # (Boost.Asio, libuv; Asio's io_uring variant also uses liburing-dev from PACKAGES).
 # Not part of the plain build.
@@ -153,6 +154,16 @@ cmd_bench() {
     python3 tools/bench_table.py "${jsons[@]}"
 }
 
+cmd_bench_http() {
+    echo "error: bench-http is not written yet" >&2
+    exit 1
+}
+
+cmd_fuzz() {
+    echo "error: fuzz is not written yet" >&2
+    exit 1
+}
+
 cmd_bench_net() {
     cmd_deps "${PACKAGES[@]}" "${BENCH_NET_PACKAGES[@]}"
     # The servers and the load generator only (bench/CMakeLists.txt), not the tests.
@@ -217,6 +228,8 @@ main() {
         test) cmd_test "$@" ;;
         bench) cmd_bench ;;
         bench-net) cmd_bench_net "$@" ;;
+        bench-http) cmd_bench_http "$@" ;;
+        fuzz) cmd_fuzz "$@" ;;
         format) cmd_format ;;
         format-check) cmd_format_check ;;
         clean) cmd_clean ;;
