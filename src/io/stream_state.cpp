@@ -57,6 +57,37 @@ match find_earliest(std::string_view text, std::size_t from, const std::string_v
     return m;
 }
 
+/// The stream's own socket transport seen as the lower transport of a layered one (TLS): the
+/// stream state owns both and outlives the layered transport, so this only forwards. Readiness
+/// goes straight from the socket transport to the layered one (set when a wait is armed).
+class embedded_transport_ref final : public transport {
+  public:
+    explicit embedded_transport_ref(socket_transport& t) noexcept : m_t(t) {}
+
+    std::int64_t try_read(std::span<std::byte> buf) override { return m_t.try_read(buf); }
+    std::int64_t try_write(std::span<const std::byte> buf) override { return m_t.try_write(buf); }
+    void wait_readable() override {
+        m_t.set_events(m_events);
+        m_t.wait_readable();
+    }
+    void wait_writable() override {
+        m_t.set_events(m_events);
+        m_t.wait_writable();
+    }
+    void cancel_wait_readable() noexcept override { m_t.cancel_wait_readable(); }
+    void cancel_wait_writable() noexcept override { m_t.cancel_wait_writable(); }
+    [[nodiscard]] bool can_write_eof() const noexcept override { return m_t.can_write_eof(); }
+    void write_eof() override { m_t.write_eof(); }
+    void close() noexcept override { m_t.close(); }
+    void abort() noexcept override { m_t.abort(); }
+    [[nodiscard]] net::socket* socket() noexcept override { return m_t.socket(); }
+    [[nodiscard]] net::socket_address local_address() const override { return m_t.local_address(); }
+    [[nodiscard]] net::socket_address peer_address() const override { return m_t.peer_address(); }
+
+  private:
+    socket_transport& m_t;
+};
+
 } // namespace
 
 std::span<std::byte> scratch_buffer() {
@@ -139,6 +170,45 @@ task<void> stream_state::linger(counted_ref<stream_state> ref) {
     } catch (...) {
         // The connection failed while flushing; nobody is left to tell.
     }
+}
+
+// --------------------------------------------------------------------------- layering ---
+
+void stream_state::layer_transport(
+    const std::function<std::unique_ptr<transport>(std::unique_ptr<transport>&)>& make) {
+    if (m_error)
+        std::rethrow_exception(m_error);
+    const char* why = nullptr;
+    if (m_closing)
+        why = "the stream is closed";
+    else if (m_reader)
+        why = "a read is waiting on the stream";
+    else if (!m_rbuf.empty())
+        why = "bytes are still buffered in the reader";
+    else if (!m_wbuf.empty())
+        why = "bytes are still buffered in the writer";
+    else if (m_eof)
+        why = "the end of the stream was read";
+    else if (m_eof_pending)
+        why = "write_eof() was called";
+    if (why)
+        throw std::logic_error(std::string("corio: cannot layer a transport (start_tls): ") + why);
+    // No wait is armed now (no read is parked, nothing is buffered to write).
+    const bool was_custom = m_custom != nullptr;
+    std::unique_ptr<transport> lower =
+        was_custom ? std::move(m_custom) : std::make_unique<embedded_transport_ref>(m_socket);
+    std::unique_ptr<transport> upper;
+    try {
+        upper = make(lower);
+        if (!upper)
+            throw std::invalid_argument("corio: layer_transport: no transport was made");
+    } catch (...) {
+        if (was_custom && lower)
+            m_custom = std::move(lower); // not taken: the stream is unchanged
+        throw;
+    }
+    m_custom = std::move(upper);
+    m_custom->set_events(this);
 }
 
 // ------------------------------------------------------------------------------ reading ---

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -152,6 +153,19 @@ class stream_state final : public transport_events {
     [[nodiscard]] transport& get_transport() const noexcept {
         return m_custom ? *m_custom : const_cast<socket_transport&>(m_socket);
     }
+
+    // --- layering (start_tls) --------------------------------------------------------------
+
+    /// For a transport layered on this stream's own (corio::tls's start_tls): calls
+    /// `make(lower)`, where `lower` owns or refers to the current transport, and makes the
+    /// transport `make` returns the stream's transport: the reader and writer then go through it.
+    /// `make` must move from `lower` only once it can no longer fail (if it throws with `lower`
+    /// untouched, the stream is unchanged). The stream state outlives what `make` returns.
+    /// Errors: std::logic_error when bytes are buffered in the reader or the writer, a read is
+    /// waiting, the end of the stream was read, write_eof() was called or the stream is closing;
+    /// the stream's error if it failed; what `make` throws.
+    void layer_transport(
+        const std::function<std::unique_ptr<transport>(std::unique_ptr<transport>&)>& make);
 
     // --- start_server bookkeeping ----------------------------------------------------------
 
