@@ -13,12 +13,13 @@
 
 #include "corio/corio.hpp"
 
+#include "example_args.hpp"
+
+#include <cstddef>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <map>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -187,24 +188,12 @@ corio::task<int> self_test() {
 } // namespace
 
 int main(int argc, char** argv) {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 8889;
-    bool test = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--self-test")
-            test = true;
-        else if (a == "--host" && i + 1 < argc)
-            host = argv[++i];
-        else if (a == "--port" && i + 1 < argc)
-            port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
-        else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--self-test]\n", argv[0]);
-            return 2;
-        }
-    }
+    const auto args = examples::parse_example_args(argc, argv, 8889);
+    if (!args)
+        return 2;
     try {
-        return test ? corio::run(self_test()) : corio::run(serve(host, port));
+        return args->self_test ? corio::run(self_test())
+                               : corio::run(serve(args->host, args->port));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "chat_server: %s\n", e.what());
         return 1;

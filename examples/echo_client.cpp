@@ -7,11 +7,11 @@
 
 #include "corio/corio.hpp"
 
+#include "example_args.hpp"
+
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string>
-#include <string_view>
 
 namespace {
 
@@ -55,28 +55,12 @@ corio::task<int> self_test(int count) {
 } // namespace
 
 int main(int argc, char** argv) {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 8888;
-    int count = 10;
-    bool test = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--self-test")
-            test = true;
-        else if (a == "--host" && i + 1 < argc)
-            host = argv[++i];
-        else if (a == "--port" && i + 1 < argc)
-            port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
-        else if (a == "--count" && i + 1 < argc)
-            count = std::atoi(argv[++i]);
-        else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--count N] [--self-test]\n",
-                         argv[0]);
-            return 2;
-        }
-    }
+    const auto args = examples::parse_example_args(argc, argv, 8888, 10);
+    if (!args)
+        return 2;
     try {
-        return test ? corio::run(self_test(count)) : corio::run(run_client(host, port, count));
+        return args->self_test ? corio::run(self_test(args->count))
+                               : corio::run(run_client(args->host, args->port, args->count));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_client: %s\n", e.what());
         return 1;

@@ -31,6 +31,23 @@ enum class io_kind : std::uint8_t {
     sendmsg,       ///< sendmsg(fd, m_msg, m_flags | MSG_NOSIGNAL): bytes written
 };
 
+/// True for the kinds that wait on the read side of an fd (poll_readable, recv, read, accept,
+/// recvmsg); the others (poll_writable, send, write, connect, sendmsg) wait on the write side.
+/// A bit mask, not a switch: the epoll backend asks this for every operation.
+constexpr bool is_read_kind(io_kind k) noexcept {
+    constexpr unsigned read_kinds = 1u << static_cast<unsigned>(io_kind::poll_readable) |
+                                    1u << static_cast<unsigned>(io_kind::recv) |
+                                    1u << static_cast<unsigned>(io_kind::read) |
+                                    1u << static_cast<unsigned>(io_kind::accept) |
+                                    1u << static_cast<unsigned>(io_kind::recvmsg);
+    return (read_kinds >> static_cast<unsigned>(k)) & 1u;
+}
+
+/// True for the polls (poll_readable, poll_writable): they wait for readiness and make no call.
+constexpr bool is_poll_kind(io_kind k) noexcept {
+    return k == io_kind::poll_readable || k == io_kind::poll_writable;
+}
+
 /// One I/O operation. It lives in the awaiting coroutine frame, so submitting it allocates
 /// nothing; the backend links it into its own tables through m_backend_next.
 ///

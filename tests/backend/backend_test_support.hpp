@@ -101,6 +101,14 @@ struct test_op : io_operation {
             self->finish();
         };
     }
+    /// A recv/send/read/write of `len` bytes at `buf` (see set_buffer).
+    test_op(io_kind kind, int fd, void* buf, std::size_t len, int flags = 0) : test_op(kind, fd) {
+        m_buf = buf;
+        m_len = len;
+        m_flags = flags;
+    }
+    /// A recvmsg/sendmsg with `msg`.
+    test_op(io_kind kind, int fd, msghdr* msg) : test_op(kind, fd) { m_msg = msg; }
     test_op(const test_op&) = delete;
     test_op& operator=(const test_op&) = delete;
 

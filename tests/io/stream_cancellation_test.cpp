@@ -2,7 +2,6 @@
 // that owns its buffer and result goes (ASan checks that nothing writes into a freed frame), and
 // a cancelled read loses no byte: what it had taken goes back to the stream's buffer.
 
-#include "corio/core/cancelled_error.hpp"
 #include "corio/core/create_task.hpp"
 #include "corio/io/stream_reader.hpp"
 #include "corio/io/stream_writer.hpp"
@@ -11,6 +10,7 @@
 #include "corio/time/sleep.hpp"
 
 #include "io/io_helpers.hpp"
+#include "support/cancel_helpers.hpp"
 #include "support/loop_helpers.hpp"
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -24,33 +24,15 @@
 
 namespace {
 
-using corio::cancelled_error;
 using corio::stream_reader;
 using corio::stream_writer;
 using corio::task;
+using corio::test::cancel_while_pending;
 using corio::test::make_streams_and_peer;
 using corio::test::recv_all;
 using corio::test::run_virtual;
 using corio::test::send_text;
 using corio::test::settle;
-
-/// Runs `op` as a task, lets it park, cancels it, and returns true if it ended with
-/// cancelled_error. Its frame is gone before this returns.
-task<bool> cancel_while_pending(task<void> op) {
-    bool cancelled = false;
-    {
-        auto h = corio::create_task(std::move(op));
-        co_await settle();
-        EXPECT_FALSE(h.done()) << "the operation did not wait";
-        h.cancel();
-        try {
-            co_await h;
-        } catch (const cancelled_error&) {
-            cancelled = true;
-        }
-    }
-    co_return cancelled;
-}
 
 /// Cancels a read made by `read` while it waits for more than `before` (already sent), then
 /// sends "|after" and the end of the stream, and returns everything the stream still yields:

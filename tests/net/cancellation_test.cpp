@@ -13,6 +13,7 @@
 #include "corio/runtime/event_loop.hpp"
 
 #include "net/net_helpers.hpp"
+#include "support/cancel_helpers.hpp"
 #include "support/loop_helpers.hpp"
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ using corio::net::endpoint;
 using corio::net::tcp_listener;
 using corio::net::tcp_stream;
 using corio::test::bytes_of;
+using corio::test::cancel_while_pending;
 using corio::test::fill_send_buffer;
 using corio::test::loopback_v4;
 using corio::test::make_tcp_pair;
@@ -42,24 +44,6 @@ using corio::test::open_fd_count;
 using corio::test::run_virtual;
 using corio::test::settle;
 using corio::test::text_of;
-
-/// Runs `op` as a task, lets it park in its call, cancels it, and returns true if it ended with
-/// cancelled_error. The task's frame, with its buffer, is destroyed before this returns.
-task<bool> cancel_while_pending(task<void> op) {
-    bool cancelled = false;
-    {
-        auto h = corio::create_task(std::move(op));
-        co_await settle();
-        EXPECT_FALSE(h.done()) << "the call did not stay pending";
-        h.cancel();
-        try {
-            co_await h;
-        } catch (const cancelled_error&) {
-            cancelled = true;
-        }
-    }
-    co_return cancelled;
-}
 
 task<std::string> recv_text(tcp_stream& s) {
     std::array<std::byte, 256> buf;

@@ -1,5 +1,6 @@
 #include "backend/epoll/epoll_backend.hpp"
 
+#include "backend/readiness_calls.hpp"
 #include "sys/posix/errors.hpp"
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -36,24 +37,11 @@ constexpr std::uint32_t write_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
 constexpr std::uint32_t reported_events =
     EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI;
 
-bool is_poll(io_kind k) noexcept {
-    return k == io_kind::poll_readable || k == io_kind::poll_writable;
-}
-
 std::size_t iov_total(const msghdr* msg) noexcept {
     std::size_t n = 0;
     for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
         n += msg->msg_iov[i].iov_len;
     return n;
-}
-
-/// The pending error of a socket whose connect was in progress: 0 or -errno.
-std::int64_t connect_outcome(int fd) noexcept {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        return -errno;
-    return -static_cast<std::int64_t>(err);
 }
 
 int int_option(int fd, int name) noexcept {
@@ -151,45 +139,6 @@ void epoll_backend::arm(int fd, fd_entry& e, std::uint32_t direction_events) {
         set_interest(fd, e, e.registered | direction_events);
 }
 
-std::int64_t epoll_backend::perform(const io_operation& op) noexcept {
-    // MSG_DONTWAIT: even a blocking socket must not stall the loop.
-    constexpr int nowait = MSG_DONTWAIT;
-    ssize_t r = -1;
-    for (;;) {
-        switch (op.m_kind) {
-        case io_kind::recv:
-            r = ::recv(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait);
-            break;
-        case io_kind::send:
-            r = ::send(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait | MSG_NOSIGNAL);
-            break;
-        case io_kind::read:
-            r = ::read(op.m_fd, op.m_buf, op.m_len);
-            break;
-        case io_kind::write:
-            r = ::write(op.m_fd, op.m_buf, op.m_len);
-            break;
-        case io_kind::accept:
-            r = ::accept4(op.m_fd, op.m_addr, op.m_addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            break;
-        case io_kind::recvmsg:
-            r = ::recvmsg(op.m_fd, op.m_msg, op.m_flags | nowait);
-            break;
-        case io_kind::sendmsg:
-            r = ::sendmsg(op.m_fd, op.m_msg, op.m_flags | nowait | MSG_NOSIGNAL);
-            break;
-        case io_kind::poll_readable:
-        case io_kind::poll_writable:
-        case io_kind::connect:
-            return -EINVAL; // not calls that can be retried; handled by the callers
-        }
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
 void epoll_backend::note_short(int fd, fd_entry& e, const io_operation& op,
                                std::int64_t result) noexcept {
     // MSG_PEEK leaves the data queued; MSG_OOB reads the urgent byte only.
@@ -197,7 +146,7 @@ void epoll_backend::note_short(int fd, fd_entry& e, const io_operation& op,
         return;
     if (op.m_kind == io_kind::sendmsg && static_cast<std::size_t>(result) >= iov_total(op.m_msg))
         return;
-    if (is_read(op.m_kind) ? e.read_closed : e.write_closed)
+    if (is_read_kind(op.m_kind) ? e.read_closed : e.write_closed)
         return; // the end of stream (or the error) may still be there, with no event to come
     if (e.type == fd_type::unknown) {
         // Probed once per fd, at its first short transfer.
@@ -214,7 +163,7 @@ void epoll_backend::note_short(int fd, fd_entry& e, const io_operation& op,
                 e.type = fd_type::pipe;
         }
     }
-    if (is_read(op.m_kind)) {
+    if (is_read_kind(op.m_kind)) {
         if (e.type == fd_type::stream)
             e.readable = false;
     } else if (e.type == fd_type::stream || e.type == fd_type::pipe) {
@@ -245,24 +194,17 @@ bool epoll_backend::submit(io_operation& op) {
     if (op.m_fd < 0)
         sys::throw_errno(EBADF, "corio: submit on an invalid fd");
     fd_entry& e = entry_for(op.m_fd);
-    const bool read_side = is_read(op.m_kind);
+    const bool read_side = is_read_kind(op.m_kind);
     op_queue& queue = read_side ? e.readers : e.writers;
     bool& ready = read_side ? e.readable : e.writable;
 
     if (op.m_kind == io_kind::connect) {
         // connect starts the connection whatever the readiness; only its outcome is waited for.
-        // EINTR leaves the connection going on in the background, as EINPROGRESS does.
-        if (::connect(op.m_fd, op.m_addr, *op.m_addrlen) == 0) {
-            op.m_result = 0;
+        if (start_connect(op))
             return true;
-        }
-        if (errno != EINPROGRESS && errno != EINTR) {
-            op.m_result = -errno;
-            return true;
-        }
         ready = false; // a connecting socket is not writable; connection raises EPOLLOUT
     } else if (op.m_fd == m_retry_fd && read_side == m_retry_read &&
-               e.generation == m_retry_generation && is_poll(op.m_kind) && ready) {
+               e.generation == m_retry_generation && is_poll_kind(op.m_kind) && ready) {
         // Re-armed from a completion of the retry in progress (see m_retry_fd).
         op.m_result = m_retry_revents;
         m_ready_polls.push(&op);
@@ -270,14 +212,14 @@ bool epoll_backend::submit(io_operation& op) {
         return false;
     } else if (queue.empty() && ready) {
         // FIFO: a call is tried only when nobody waits before it in this direction.
-        if (is_poll(op.m_kind)) {
+        if (is_poll_kind(op.m_kind)) {
             if (poll_now(op)) {
                 m_ready_polls.push(&op);
                 ++m_pending;
                 return false;
             }
         } else {
-            const std::int64_t r = perform(op);
+            const std::int64_t r = perform_call(op);
             if (r != -EAGAIN) {
                 note_transfer(op.m_fd, e, op, r);
                 op.m_result = r;
@@ -312,7 +254,7 @@ std::int64_t epoll_backend::try_transfer(io_kind kind, int fd, void* buf, std::s
     op.m_fd = fd;
     op.m_buf = buf;
     op.m_len = len;
-    const std::int64_t r = perform(op);
+    const std::int64_t r = perform_call(op);
     if (r == -EAGAIN)
         ready = false;
     else
@@ -324,8 +266,8 @@ bool epoll_backend::cancel(io_operation& op) noexcept {
     if (op.m_fd < 0 || static_cast<std::size_t>(op.m_fd) >= m_fds.size())
         return false;
     fd_entry& e = m_fds[static_cast<std::size_t>(op.m_fd)];
-    if (!(is_read(op.m_kind) ? e.readers : e.writers).remove(&op) &&
-        !(is_poll(op.m_kind) && (m_ready_polls.remove(&op) || m_delivering.remove(&op))))
+    if (!(is_read_kind(op.m_kind) ? e.readers : e.writers).remove(&op) &&
+        !(is_poll_kind(op.m_kind) && (m_ready_polls.remove(&op) || m_delivering.remove(&op))))
         return false;
     --m_pending;
     // Interest stays registered: edge mode never changes it, and level mode drops it if an
@@ -363,12 +305,12 @@ void epoll_backend::retry_queue(int fd, std::uint32_t generation, bool read_side
         if (!op || !ready)
             return;
         std::int64_t result;
-        if (is_poll(op->m_kind)) {
+        if (is_poll_kind(op->m_kind)) {
             result = revents;
         } else if (op->m_kind == io_kind::connect) {
             result = connect_outcome(fd);
         } else {
-            result = perform(*op);
+            result = perform_call(*op);
             if (result == -EAGAIN) {
                 ready = false; // the rest stay queued until the next event
                 return;

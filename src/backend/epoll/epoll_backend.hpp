@@ -126,15 +126,6 @@ class epoll_backend final : public backend {
     };
     class eventfd_waker;
 
-    /// True for the kinds queued on the read side of an fd.
-    static bool is_read(io_kind k) noexcept {
-        constexpr unsigned read_kinds = 1u << static_cast<unsigned>(io_kind::poll_readable) |
-                                        1u << static_cast<unsigned>(io_kind::recv) |
-                                        1u << static_cast<unsigned>(io_kind::read) |
-                                        1u << static_cast<unsigned>(io_kind::accept) |
-                                        1u << static_cast<unsigned>(io_kind::recvmsg);
-        return (read_kinds >> static_cast<unsigned>(k)) & 1u;
-    }
     // Inline: every operation looks its fd up, and the table grows only with new fd numbers.
     fd_entry& entry_for(int fd) {
         const auto i = static_cast<std::size_t>(fd);
@@ -147,8 +138,6 @@ class epoll_backend final : public backend {
     void arm(int fd, fd_entry& e, std::uint32_t direction_events);
     /// Level mode: makes the kernel's interest for `fd` equal to `events` (0 removes the fd).
     void set_interest(int fd, fd_entry& e, std::uint32_t events);
-    /// Runs the call of `op` once (retrying EINTR): its result, or -errno (-EAGAIN included).
-    static std::int64_t perform(const io_operation& op) noexcept;
     /// Clears the readiness bit after a short transfer on a byte stream. Inline, because nearly
     /// every call moves all it was asked to or is a read: only a short transfer goes further.
     static void note_transfer(int fd, fd_entry& e, const io_operation& op,

@@ -31,10 +31,6 @@ constexpr std::int32_t reported_events = POLLIN | POLLOUT | POLLERR | POLLHUP | 
 /// Linux never transfers more than this in one call; io_uring lengths are 32-bit.
 constexpr std::size_t max_transfer = 0x7ffff000;
 
-bool is_poll(io_kind k) noexcept {
-    return k == io_kind::poll_readable || k == io_kind::poll_writable;
-}
-
 unsigned length_of(std::size_t len) noexcept {
     return static_cast<unsigned>(len < max_transfer ? len : max_transfer);
 }
@@ -286,26 +282,8 @@ const provided_buffer_pool* io_uring_backend::buffer_pool() const noexcept {
     return m_buf_ring ? &m_pool : nullptr;
 }
 
-bool io_uring_backend::is_read(io_kind k) noexcept {
-    switch (k) {
-    case io_kind::poll_readable:
-    case io_kind::recv:
-    case io_kind::read:
-    case io_kind::accept:
-    case io_kind::recvmsg:
-        return true;
-    case io_kind::poll_writable:
-    case io_kind::send:
-    case io_kind::write:
-    case io_kind::connect:
-    case io_kind::sendmsg:
-        break;
-    }
-    return false;
-}
-
 bool io_uring_backend::is_serialised(const io_operation& op) noexcept {
-    return !is_poll(op.m_kind) && op.m_kind != io_kind::connect && !op.m_multishot;
+    return !is_poll_kind(op.m_kind) && op.m_kind != io_kind::connect && !op.m_multishot;
 }
 
 io_uring_backend::fd_entry& io_uring_backend::entry_for(int fd) {
@@ -382,7 +360,7 @@ void io_uring_backend::prep(io_uring_sqe* sqe, std::uint32_t i) {
     slot& s = slot_at(i);
     const io_operation& op = *s.op;
     if (s.polling) {
-        io_uring_prep_poll_add(sqe, op.m_fd, is_read(op.m_kind) ? read_mask : write_mask);
+        io_uring_prep_poll_add(sqe, op.m_fd, is_read_kind(op.m_kind) ? read_mask : write_mask);
     } else {
         switch (op.m_kind) {
         case io_kind::poll_readable:
@@ -473,14 +451,14 @@ bool io_uring_backend::submit(io_operation& op) {
     if (op.m_fd < 0)
         sys::throw_errno(EBADF, "corio: submit on an invalid fd");
     activate();
-    if (is_poll(op.m_kind) && ::fcntl(op.m_fd, F_GETFD) < 0)
+    if (is_poll_kind(op.m_kind) && ::fcntl(op.m_fd, F_GETFD) < 0)
         sys::throw_errno(EBADF, "corio: submit on an invalid fd");
     // Every fd gets its entry, polls included, so the table grows while a program warms up.
     fd_entry& e = entry_for(op.m_fd);
     if (is_serialised(op)) {
         // One call per fd and direction in the kernel at a time: FIFO order, and sends whose
         // bytes never interleave. The others wait here, without an SQE.
-        op_queue& q = is_read(op.m_kind) ? e.readers : e.writers;
+        op_queue& q = is_read_kind(op.m_kind) ? e.readers : e.writers;
         if (!q.empty()) {
             op.m_backend_slot = no_slot;
             q.push(&op);
@@ -500,7 +478,7 @@ void io_uring_backend::advance_queue(const io_operation& op) noexcept {
     fd_entry* e = entry_of(op.m_fd);
     if (!e)
         return;
-    op_queue& q = is_read(op.m_kind) ? e->readers : e->writers;
+    op_queue& q = is_read_kind(op.m_kind) ? e->readers : e->writers;
     const bool was_head = q.head == &op;
     q.remove(const_cast<io_operation*>(&op));
     if (!was_head || q.empty())
@@ -558,7 +536,7 @@ bool io_uring_backend::cancel(io_operation& op) noexcept {
     if (is_serialised(op)) {
         // Waiting behind another call of its fd: never reached the kernel.
         if (fd_entry* e = entry_of(op.m_fd)) {
-            if ((is_read(op.m_kind) ? e->readers : e->writers).remove(&op)) {
+            if ((is_read_kind(op.m_kind) ? e->readers : e->writers).remove(&op)) {
                 --m_pending;
                 return true;
             }
@@ -735,7 +713,7 @@ void io_uring_backend::deliver(const completion& c) noexcept {
                 issue(i);
                 return;
             }
-        } else if (c.res == -EAGAIN && !is_poll(s.kind) && s.kind != io_kind::connect) {
+        } else if (c.res == -EAGAIN && !is_poll_kind(s.kind) && s.kind != io_kind::connect) {
             // A non-blocking pipe or tty: wait for readiness inside the backend, then retry.
             s.polling = true;
             issue(i);
@@ -745,7 +723,7 @@ void io_uring_backend::deliver(const completion& c) noexcept {
         ring_failed();
     }
     const bool serial = s.queued_call;
-    const bool poll = is_poll(s.kind);
+    const bool poll = is_poll_kind(s.kind);
     free_slot(i);
     --m_pending;
     op->m_result = poll && c.res >= 0 ? (c.res & reported_events) : c.res;

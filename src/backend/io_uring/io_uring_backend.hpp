@@ -173,7 +173,6 @@ class io_uring_backend final : public backend {
     [[nodiscard]] fd_entry* entry_of(int fd) noexcept;
     fd_entry& entry_for(int fd);
     static bool is_serialised(const io_operation& op) noexcept;
-    static bool is_read(io_kind k) noexcept;
 
     io_uring_options m_options;
     io_uring m_ring{};

@@ -1,5 +1,6 @@
 #include "backend/poll/poll_backend.hpp"
 
+#include "backend/readiness_calls.hpp"
 #include "sys/posix/errors.hpp"
 #include "sys/posix/unique_fd.hpp"
 #include <fcntl.h>
@@ -33,19 +34,6 @@ constexpr short read_events = POLLIN | rdhup | POLLPRI | POLLHUP | POLLERR | POL
 constexpr short write_events = POLLOUT | POLLHUP | POLLERR | POLLNVAL;
 // What polls report (as the epoll backend does).
 constexpr short reported_events = POLLIN | POLLOUT | POLLERR | POLLHUP | rdhup | POLLPRI;
-
-bool is_poll(io_kind k) noexcept {
-    return k == io_kind::poll_readable || k == io_kind::poll_writable;
-}
-
-/// The pending error of a socket whose connect was in progress: 0 or -errno.
-std::int64_t connect_outcome(int fd) noexcept {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        return -errno;
-    return -static_cast<std::int64_t>(err);
-}
 
 } // namespace
 
@@ -90,24 +78,6 @@ poll_backend::~poll_backend() = default;
 
 std::shared_ptr<waker> poll_backend::get_waker() const {
     return m_waker;
-}
-
-bool poll_backend::is_read(io_kind k) noexcept {
-    switch (k) {
-    case io_kind::poll_readable:
-    case io_kind::recv:
-    case io_kind::read:
-    case io_kind::accept:
-    case io_kind::recvmsg:
-        return true;
-    case io_kind::poll_writable:
-    case io_kind::send:
-    case io_kind::write:
-    case io_kind::connect:
-    case io_kind::sendmsg:
-        break;
-    }
-    return false;
 }
 
 poll_backend::fd_entry& poll_backend::entry_for(int fd) {
@@ -157,51 +127,11 @@ void poll_backend::set_interest(int fd, fd_entry& e) noexcept {
     e.slot = 0;
 }
 
-std::int64_t poll_backend::perform(const io_operation& op) noexcept {
-    // MSG_DONTWAIT: even a blocking socket must not stall the loop.
-    constexpr int nowait = MSG_DONTWAIT;
-    ssize_t r = -1;
-    for (;;) {
-        switch (op.m_kind) {
-        case io_kind::recv:
-            r = ::recv(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait);
-            break;
-        case io_kind::send:
-            r = ::send(op.m_fd, op.m_buf, op.m_len, op.m_flags | nowait | MSG_NOSIGNAL);
-            break;
-        case io_kind::read:
-            r = ::read(op.m_fd, op.m_buf, op.m_len);
-            break;
-        case io_kind::write:
-            r = ::write(op.m_fd, op.m_buf, op.m_len);
-            break;
-        case io_kind::accept:
-            r = ::accept4(op.m_fd, op.m_addr, op.m_addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            break;
-        case io_kind::recvmsg:
-            r = ::recvmsg(op.m_fd, op.m_msg, op.m_flags | nowait);
-            break;
-        case io_kind::sendmsg:
-            r = ::sendmsg(op.m_fd, op.m_msg, op.m_flags | nowait | MSG_NOSIGNAL);
-            break;
-        case io_kind::connect:
-            return connect_outcome(op.m_fd); // started by submit(); only its outcome is left
-        case io_kind::poll_readable:
-        case io_kind::poll_writable:
-            return -EINVAL; // not calls; handled by the callers
-        }
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
 bool poll_backend::submit(io_operation& op) {
     if (op.m_fd < 0)
         sys::throw_errno(EBADF, "corio: submit on an invalid fd");
-    const bool read_side = is_read(op.m_kind);
-    const bool poll = is_poll(op.m_kind);
+    const bool read_side = is_read_kind(op.m_kind);
+    const bool poll = is_poll_kind(op.m_kind);
 
     if (poll) {
         // A poll only ever waits, so nothing else would notice a bad fd before the next wait.
@@ -209,22 +139,15 @@ bool poll_backend::submit(io_operation& op) {
             sys::throw_errno(EBADF, "corio: submit on an invalid fd");
     } else if (op.m_kind == io_kind::connect) {
         // connect starts the connection whatever is queued; only its outcome is waited for.
-        // EINTR leaves the connection going on in the background, as EINPROGRESS does.
-        if (::connect(op.m_fd, op.m_addr, *op.m_addrlen) == 0) {
-            op.m_result = 0;
+        if (start_connect(op))
             return true;
-        }
-        if (errno != EINPROGRESS && errno != EINTR) {
-            op.m_result = -errno;
-            return true;
-        }
     } else {
         // FIFO: a call is tried only when no other call waits before it in this direction.
         const auto i = static_cast<std::size_t>(op.m_fd);
         const bool others_wait =
             i < m_fds.size() && !(read_side ? m_fds[i].read : m_fds[i].write).calls.empty();
         if (!others_wait) {
-            const std::int64_t r = perform(op);
+            const std::int64_t r = perform_call(op);
             if (r != -EAGAIN) {
                 op.m_result = r;
                 return true;
@@ -247,8 +170,8 @@ bool poll_backend::cancel(io_operation& op) noexcept {
     if (op.m_fd < 0 || static_cast<std::size_t>(op.m_fd) >= m_fds.size())
         return false;
     fd_entry& e = m_fds[static_cast<std::size_t>(op.m_fd)];
-    direction& d = is_read(op.m_kind) ? e.read : e.write;
-    if (is_poll(op.m_kind)) {
+    direction& d = is_read_kind(op.m_kind) ? e.read : e.write;
+    if (is_poll_kind(op.m_kind)) {
         if (!d.polls.remove(&op) && !m_delivering.remove(&op))
             return false;
     } else if (!d.calls.remove(&op)) {
@@ -303,7 +226,9 @@ void poll_backend::retry_calls(int fd, std::uint32_t generation, bool read_side)
         io_operation* op = calls.head;
         if (!op)
             return;
-        const std::int64_t result = perform(*op);
+        // A connect was started by submit(); only its outcome is left.
+        const std::int64_t result =
+            op->m_kind == io_kind::connect ? connect_outcome(fd) : perform_call(*op);
         if (result == -EAGAIN)
             return; // the rest stay queued until the next report
         calls.pop();

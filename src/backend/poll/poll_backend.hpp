@@ -102,14 +102,11 @@ class poll_backend final : public backend {
 
     class pipe_waker;
 
-    static bool is_read(io_kind k) noexcept;
     fd_entry& entry_for(int fd);
     /// Makes room for one more slot (and one more report), so that set_interest cannot fail.
     void reserve_slot();
     /// Brings the fd's slot in m_pollfds in line with its queues (see fd_entry's invariant).
     void set_interest(int fd, fd_entry& e) noexcept;
-    /// Runs the call of `op` once (retrying EINTR): its result, or -errno (-EAGAIN included).
-    static std::int64_t perform(const io_operation& op) noexcept;
     /// Completes the polls of one direction of `fd` (those queued before this call).
     void complete_polls(int fd, std::uint32_t generation, bool read_side, short revents) noexcept;
     /// Retries the calls of one direction of `fd` in FIFO order until one would block.
