@@ -67,16 +67,25 @@ struct response_head {
 /// (call again with more bytes; `out` is then unspecified). Leading empty lines are skipped as
 /// RFC 9112 §2.2 allows. `out.headers` is reused, so a connection parses without allocating once
 /// warm.
+/// Every line must end in CRLF (a bare LF is rejected like a bare CR). An incomplete head that
+/// is already longer than max_head_bytes is rejected (431), so a client that never ends its head
+/// is cut off. Parsing a prefix of some input returns 0 or the same result as the whole input.
 /// Errors: parse_error (400 malformed or a smuggling shape: Content-Length with
-/// Transfer-Encoding, differing duplicate Content-Length, obs-fold, a bare CR, a space before
-/// the colon, an unknown transfer coding (501); 431 head over the limits; 413 Content-Length
-/// over max_body_bytes; 505 a version other than HTTP/1.0 and 1.1).
+/// Transfer-Encoding, differing duplicate Content-Length, obs-fold, a bare CR or LF, a space
+/// before the colon, a CTL in a field value, no Host (or two) in HTTP/1.1, Transfer-Encoding in
+/// HTTP/1.0 or not ending in chunked, chunked twice; 501 a transfer coding other than chunked;
+/// 431 head over the limits; 413 Content-Length over max_body_bytes; 505 a version other than
+/// HTTP/1.0 and 1.1).
 std::size_t parse_request_head(std::string_view data, request_head& out,
                                const parse_limits& limits = {});
 
 /// Parses a response head, as parse_request_head. `request_method` is the method of the request
 /// it answers: a HEAD response, 1xx, 204 and 304 have no body.
-/// Errors: parse_error (502-style malformed responses are reported with status 502).
+/// A 2xx answer to CONNECT has no body either; a response without Content-Length and
+/// Transfer-Encoding is read until close (and is not keep-alive).
+/// Errors: parse_error (502 a malformed response, including Content-Length with
+/// Transfer-Encoding and any transfer coding other than chunked; 431 head over the limits; 413
+/// Content-Length over max_body_bytes).
 std::size_t parse_response_head(std::string_view data, response_head& out,
                                 std::string_view request_method = "GET",
                                 const parse_limits& limits = {});
@@ -97,7 +106,9 @@ class chunked_decoder {
     /// Decodes from the start of `in`: returns at most one run of body bytes per call, so the
     /// caller loops while consumed > 0 and !done. Keeps its state between calls, so the input
     /// may be split anywhere.
-    /// Errors: parse_error (400 a malformed size line or missing CRLF; 413 past max_body_bytes).
+    /// Errors: parse_error (400 a malformed size line, a chunk-size line over 4096 bytes, a
+    /// missing CRLF or a malformed trailer field; 413 past max_body_bytes; 431 a trailer section
+    /// over max_head_bytes or with more than max_header_count fields).
     step decode(std::string_view in);
 
     [[nodiscard]] bool done() const noexcept;
