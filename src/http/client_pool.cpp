@@ -6,6 +6,7 @@
 #include "corio/http/url.hpp"
 #include "corio/io/open_connection.hpp"
 #include "corio/time/timeout.hpp"
+#include "corio/tls/open_connection.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace corio::http::detail {
 
@@ -20,9 +22,13 @@ namespace {
 
 /// Opens the byte stream of a new connection: TCP for http, TLS over TCP for https. The one
 /// place that knows about schemes, so that HTTPS is added here alone.
-task<streams> connect(std::string scheme, std::string host, std::uint16_t port) {
-    if (scheme == "https")
-        throw std::runtime_error("corio::http: https needs corio::tls, not merged yet");
+task<streams> connect(std::string scheme, std::string host, std::uint16_t port, tls::context ctx) {
+    if (scheme == "https") {
+        tls::client_options o;
+        o.alpn = std::vector<std::string>{"http/1.1"};
+        auto t = tls::open_connection(std::move(host), port, std::move(ctx), std::move(o));
+        co_return co_await std::move(t);
+    }
     auto t = corio::open_connection(std::move(host), port);
     co_return co_await std::move(t);
 }
@@ -74,8 +80,8 @@ void lease::release(bool reusable) noexcept {
 }
 
 host_pool::host_pool(std::string scheme, std::string host, std::uint16_t port,
-                     const client_options& options, scheduler& sched)
-    : m_scheme(std::move(scheme)), m_host(std::move(host)), m_port(port),
+                     const client_options& options, scheduler& sched, tls::context tls)
+    : m_scheme(std::move(scheme)), m_host(std::move(host)), m_port(port), m_tls(std::move(tls)),
       m_buffer_size(std::max<std::size_t>(
           {options.buffer_size, std::size_t{4096}, options.limits.max_head_bytes + 1024})),
       m_idle_timeout(options.idle_timeout), m_sched(sched),
@@ -106,7 +112,7 @@ task<lease> host_pool::acquire(std::chrono::nanoseconds connect_timeout) {
     }
     std::string scheme = m_scheme;
     std::string host = m_host;
-    auto connecting = connect(std::move(scheme), std::move(host), m_port);
+    auto connecting = connect(std::move(scheme), std::move(host), m_port, m_tls);
     streams s;
     if (connect_timeout > std::chrono::nanoseconds::zero())
         s = co_await corio::timeout(connect_timeout, std::move(connecting));
@@ -176,7 +182,14 @@ std::shared_ptr<host_pool> client_state::pool_for(const url& u) {
     if (it != pools.end())
         return it->second;
     scheduler& s = *corio::detail::this_task("corio::http::client").m_sched;
-    auto p = std::make_shared<host_pool>(u.scheme(), u.host(), u.port(), options, s);
+    tls::context ctx;
+    if (u.is_https()) {
+        if (!options.tls)
+            options.tls = tls::context::client();
+        ctx = options.tls;
+    }
+    auto p =
+        std::make_shared<host_pool>(u.scheme(), u.host(), u.port(), options, s, std::move(ctx));
     pools.emplace(std::move(key), p);
     return p;
 }

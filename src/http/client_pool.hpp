@@ -96,7 +96,7 @@ class lease {
 class host_pool : public std::enable_shared_from_this<host_pool> {
   public:
     host_pool(std::string scheme, std::string host, std::uint16_t port,
-              const client_options& options, scheduler& sched);
+              const client_options& options, scheduler& sched, tls::context tls);
     host_pool(const host_pool&) = delete;
     host_pool& operator=(const host_pool&) = delete;
     ~host_pool();
@@ -126,6 +126,8 @@ class host_pool : public std::enable_shared_from_this<host_pool> {
     std::string m_scheme;
     std::string m_host;
     std::uint16_t m_port;
+    /// The TLS context of an https pool (empty for http).
+    tls::context m_tls;
     std::size_t m_buffer_size;
     std::chrono::nanoseconds m_idle_timeout;
     scheduler& m_sched;

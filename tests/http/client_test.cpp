@@ -14,8 +14,12 @@
 #include "corio/sync/event.hpp"
 #include "corio/time/sleep.hpp"
 #include "corio/time/timeout.hpp"
+#include "corio/tls/context.hpp"
+#include "corio/tls/server.hpp"
+#include "corio/tls/tls_error.hpp"
 
 #include "support/loop_helpers.hpp"
+#include "tls/test_certs.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -575,15 +579,37 @@ TEST(Client, ConnectingToAClosedPortIsASystemError) {
     }());
 }
 
-TEST(Client, HttpsIsRefusedUntilTlsIsAvailable) {
+TEST(Client, HttpsRequestsVerifyTheServerAndReuseOneConnection) {
     run_test([]() -> task<void> {
-        http::client c;
-        try {
-            (void)co_await c.get("https://127.0.0.1:1/");
-            ADD_FAILURE() << "no error";
-        } catch (const std::runtime_error& e) {
-            EXPECT_NE(std::string(e.what()).find("corio::tls"), std::string::npos);
+        auto state = std::make_shared<canned>();
+        state->respond = reply_in_turn;
+        state->replies = {ok_response("secret")};
+        const corio::connection_handler handler = [state](stream_reader r, stream_writer w) {
+            return serve_connection(state, std::move(r), std::move(w));
+        };
+        const std::string host = "127.0.0.1";
+        const corio::tls::context server_ctx = corio::tls::context::server_from_pem(
+            corio::test::pki().server.cert, corio::test::pki().server.key);
+        auto starting = corio::tls::start_server(handler, host, 0, server_ctx);
+        auto srv = std::make_shared<corio::server>(co_await std::move(starting));
+        live_servers().push_back(srv);
+        const std::string base =
+            "https://127.0.0.1:" + std::to_string(srv->endpoints().at(0).port()) + "/";
+
+        http::client_options co;
+        co.tls = corio::tls::context::client();
+        co.tls.load_verify_pem(corio::test::pki().ca.cert);
+        http::client c(co);
+        for (int i = 0; i < 3; ++i) {
+            http::client_response r = co_await c.get(base);
+            EXPECT_EQ(r.status(), 200);
+            EXPECT_EQ(r.body(), "secret");
         }
+        EXPECT_EQ(state->accepted, 1u);
+
+        // The test CA is not in the system store, so a default client refuses the server.
+        http::client system_only;
+        EXPECT_THROW((void)co_await system_only.get(base), corio::tls::tls_error);
     }());
 }
 

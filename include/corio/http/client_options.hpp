@@ -1,6 +1,7 @@
 #pragma once
 #include "corio/http/headers.hpp"
 #include "corio/http/parser.hpp"
+#include "corio/tls/context.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -22,7 +23,7 @@ struct client_options {
     /// the head, and for request() (not stream()) the body too; a streamed body's reads must
     /// end by the same deadline. Zero: no limit. (aiohttp's default total, 5 minutes.)
     std::chrono::nanoseconds timeout = std::chrono::minutes(5);
-    /// The default limit on establishing one connection (DNS and TCP; TLS too, later). Zero: no
+    /// The default limit on establishing one connection (DNS, TCP and the TLS handshake). Zero: no
     /// limit other than `timeout`.
     std::chrono::nanoseconds connect_timeout = std::chrono::seconds(30);
     /// Sent with every request unless the request sets the same header.
@@ -35,6 +36,10 @@ struct client_options {
     /// The size of each connection's receive buffer (at least 4 KiB): a streamed body arrives
     /// in pieces of at most this.
     std::size_t buffer_size = 64 * 1024;
+    /// The TLS settings of https requests. Empty (the default): tls::context::client(), which
+    /// verifies the server against the system CA store and checks its host name; it is made at
+    /// the first https request. ALPN "http/1.1" is offered whatever the context says.
+    tls::context tls{};
 };
 
 } // namespace corio::http
