@@ -320,9 +320,14 @@ std::string trace_recorder::render_timeline(const timeline_options& opts) const 
     const time_point now = m_loop.time();
 
     // The trace's origin (the times printed are relative to it) and its last event.
+    auto drawn = [&opts](const task_trace& t) { return !opts.filter || opts.filter(t); };
     time_point origin = now, last = time_point::min();
+    bool any = false;
     for (std::size_t i = 0; i < m_tasks.size(); ++i) {
         const task_trace& t = m_tasks[i];
+        if (!drawn(t))
+            continue;
+        any = true;
         origin = std::min(origin, t.created);
         last = std::max(last, t.created);
         if (!t.intervals.empty())
@@ -332,7 +337,7 @@ std::string trace_recorder::render_timeline(const timeline_options& opts) const 
         if (m_open[i].alive)
             last = std::max(last, now);
     }
-    if (m_tasks.empty())
+    if (!any)
         last = origin;
     const time_point begin = opts.begin.value_or(origin);
     const time_point end = opts.end.value_or(std::max(last, begin));
@@ -369,7 +374,8 @@ std::string trace_recorder::render_timeline(const timeline_options& opts) const 
 
     std::size_t name_width = 4;
     for (const task_trace& t : m_tasks)
-        name_width = std::max(name_width, t.name.size());
+        if (drawn(t))
+            name_width = std::max(name_width, t.name.size());
     name_width = std::min<std::size_t>(name_width, 24);
 
     const std::int64_t span_ns = ns_between(begin, end);
@@ -391,6 +397,8 @@ std::string trace_recorder::render_timeline(const timeline_options& opts) const 
     }
     for (std::size_t i = 0; i < m_tasks.size(); ++i) {
         const task_trace& t = m_tasks[i];
+        if (!drawn(t))
+            continue;
         std::string row(static_cast<std::size_t>(width), ' ');
         for (const trace_interval& iv : all_intervals(i, now)) {
             if (iv.end < begin || iv.begin > end)

@@ -378,6 +378,21 @@ TEST(TraceRecorder, TimelineHonoursTheWindowAndTheLegendOption) {
     EXPECT_THROW((void)rec.render_timeline({.begin = t0 + 1s, .end = t0}), std::invalid_argument);
 }
 
+TEST(TraceRecorder, TimelineFilterDrawsOnlyTheChosenTasksOverTheirOwnWindow) {
+    corio::event_loop loop(virtual_clock());
+    corio::trace_recorder rec(loop);
+    loop.run_until_complete(short_and_long());
+    corio::timeline_options opts{.width = 20};
+    opts.filter = [](const corio::task_trace& t) { return t.name == "short"; };
+    const std::string tl = rec.render_timeline(opts);
+    const auto lines = lines_of(tl);
+    ASSERT_EQ(lines.size(), 3u) << tl;                             // header, the one row, legend
+    EXPECT_NE(lines[0].find("100.0 ms"), std::string::npos) << tl; // short's life, not long's
+    EXPECT_EQ(lines[1].rfind("short", 0), 0u) << tl;
+    EXPECT_EQ(bar_of(lines[1]), "#------------------#");
+    EXPECT_EQ(rec.tasks().size(), 3u); // the record itself keeps every task
+}
+
 TEST(TraceRecorder, ShowsReadyButQueuedTimeAsDots) {
     corio::event_loop loop; // the real clock: time passes while the task sits in the queue
     corio::trace_recorder rec(loop);

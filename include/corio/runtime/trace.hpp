@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -57,6 +58,9 @@ struct timeline_options {
     std::optional<scheduler::time_point> begin{};
     /// End of the time window; empty: the last event recorded (or now, if a task is alive).
     std::optional<scheduler::time_point> end{};
+    /// The rows to draw: only the tasks for which it returns true (e.g. chosen by name); empty:
+    /// every task. The default window then spans the tasks drawn only.
+    std::function<bool(const task_trace&)> filter{};
 };
 
 /// Records, per task of a loop, when it ran on the CPU, when it waited and on what, and when it
