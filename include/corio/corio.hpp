@@ -15,6 +15,8 @@
 #include "corio/core/task_handle.hpp"
 #include "corio/core/timeout_error.hpp"
 #include "corio/core/wait.hpp"
+#include "corio/fs/file.hpp"
+#include "corio/fs/files.hpp"
 #include "corio/io/incomplete_read_error.hpp"
 #include "corio/io/limit_overrun_error.hpp"
 #include "corio/io/open_connection.hpp"
