@@ -9,11 +9,13 @@ ROOT=$PWD
 # Debian packages the build needs (liburing-dev and pkg-config: the io_uring backend;
 # libssl-dev: corio::tls; openssl and curl: the peers of the TLS and HTTP interoperability tests).
 PACKAGES=(cmake ninja-build g++ clang libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format
-    liburing-dev pkg-config libssl-dev openssl curl)
+    liburing-dev pkg-config libssl-dev openssl curl python3-h11)
 # Extra Debian packages of `./run.sh bench-net` only: the peer echo servers
 # (Boost.Asio, libuv; Asio's io_uring variant also uses liburing-dev from PACKAGES).
 # Not part of the plain build.
 BENCH_NET_PACKAGES=(libboost1.81-dev libuv1-dev)
+# What ./run.sh bench-http needs besides PACKAGES: the nginx and Beast peers and wrk.
+BENCH_HTTP_PACKAGES=(nginx-light wrk libboost1.81-dev)
 # Folders whose *.cpp / *.hpp files are formatted.
 FORMAT_DIRS=(include src tests examples bench tools fuzz)
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}
@@ -43,6 +45,9 @@ Usage: ./run.sh <command> [args]
                         installs the peers' packages, builds release, prints a
                         table (tools/bench_net.py --help lists the options,
                         e.g. --quick, --only NAME, --repeat R, --duration S)
+  bench-http [options]  HTTP servers side by side under wrk (nginx with one worker,
+                        corio, Boost.Beast): CPU per request and req/s
+                        (tools/bench_http.py --help; --quick, --repeat R, ...)
   format                clang-format -i every C++ file
   format-check          fail if any C++ file is not clang-formatted
   clean                 remove build/
@@ -155,13 +160,75 @@ cmd_bench() {
 }
 
 cmd_bench_http() {
-    echo "error: bench-http is not written yet" >&2
-    exit 1
+    cmd_deps "${PACKAGES[@]}" "${BENCH_HTTP_PACKAGES[@]}"
+    # The two servers only (corio's and the Beast peer), not the tests; nginx is Debian's.
+    cmd_build release corio_http_server
+    cmd_build release beast_http_server
+    python3 tools/bench_http.py --build-dir build/release "$@"
 }
 
+# cmd_fuzz [seconds] [target]: builds the libFuzzer targets of fuzz/ with clang in build/fuzz and
+# runs each (or only `target`) for `seconds` (default 60) on a copy of its seed corpus, with the
+# HTTP dictionary. Prints executions and coverage per target; a crash, a leak or a failed
+# invariant makes it exit non-zero (the input is saved under build/fuzz/artifacts/<target>/).
 cmd_fuzz() {
-    echo "error: fuzz is not written yet" >&2
-    exit 1
+    local seconds=${1:-60} only=${2:-}
+    local targets=(http_request_fuzz http_response_fuzz http_chunked_fuzz) t
+    if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds == 0)); then
+        echo "error: fuzz: seconds must be a positive number, not '$seconds'" >&2
+        exit 2
+    fi
+    if [[ -n $only ]]; then
+        local known=0
+        for t in "${targets[@]}"; do
+            [[ $t == "$only" ]] && known=1
+        done
+        if ((known == 0)); then
+            echo "error: fuzz: unknown target '$only' (${targets[*]})" >&2
+            exit 2
+        fi
+        targets=("$only")
+    fi
+    # clang and its runtime libraries (libFuzzer, ASan, UBSan), besides the build's packages.
+    cmd_deps "${PACKAGES[@]}" libclang-rt-14-dev
+    local dir=build/fuzz
+    log "configure: $dir (clang, CORIO_BUILD_FUZZ=ON)"
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DCORIO_BUILD_FUZZ=ON \
+        -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_EXAMPLES=OFF -DCORIO_BUILD_BENCH=OFF >/dev/null
+    log "build: ${targets[*]}"
+    cmake --build "$dir" --target "${targets[@]}"
+
+    local failed=() summary=() log_file rc execs cov ft
+    for t in "${targets[@]}"; do
+        # The fuzzer adds what it finds to a copy, never to the seed corpus in the repo.
+        rm -rf -- "$dir/corpus/$t"
+        mkdir -p "$dir/corpus" "$dir/artifacts/$t"
+        cp -r -- "fuzz/corpus/$t" "$dir/corpus/$t"
+        log_file="$dir/artifacts/$t.log"
+        log "fuzz: $t for ${seconds}s (log: $log_file)"
+        rc=0
+        "$dir/fuzz/$t" -max_total_time="$seconds" -max_len=4096 -timeout=30 \
+            -dict=fuzz/http.dict -print_final_stats=1 \
+            -artifact_prefix="$dir/artifacts/$t/" "$dir/corpus/$t" >"$log_file" 2>&1 || rc=$?
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log_file" | tail -n 1)
+        cov=$(grep -o 'cov: [0-9]*' "$log_file" | tail -n 1 | cut -d' ' -f2)
+        ft=$(grep -o 'ft: [0-9]*' "$log_file" | tail -n 1 | cut -d' ' -f2)
+        if ((rc != 0)); then
+            failed+=("$t")
+            tail -n 40 -- "$log_file" >&2
+            summary+=("$(printf '%-20s FAILED (exit %s)  execs %s  cov %s  ft %s' "$t" "$rc" \
+                "${execs:-?}" "${cov:-?}" "${ft:-?}")")
+        else
+            summary+=("$(printf '%-20s ok  execs %s  cov %s  ft %s' "$t" "${execs:-?}" \
+                "${cov:-?}" "${ft:-?}")")
+        fi
+    done
+    printf '%s\n' "${summary[@]}"
+    if ((${#failed[@]} > 0)); then
+        echo "error: fuzz: ${failed[*]} failed; inputs in $dir/artifacts/" >&2
+        exit 1
+    fi
 }
 
 cmd_bench_net() {
