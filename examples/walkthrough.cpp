@@ -11,14 +11,10 @@
 // Parts 2 and 3 are recorded with corio::trace_recorder: their timelines are printed like the
 // seed's figure 1.10 and saved as Chrome/Perfetto trace JSON.
 
-// server.hpp first: client.hpp declares a function corio::http::request(), which hides the class
-// corio::http::request that router.hpp names (reported; the handler below takes `auto&`).
-// clang-format off
-#include "corio/http/server.hpp"
-#include "corio/http/client.hpp"
-// clang-format on
 #include "corio/corio.hpp"
 #include "corio/fs/files.hpp"
+#include "corio/http/client.hpp"
+#include "corio/http/server.hpp"
 
 #include <stdlib.h>
 
@@ -235,10 +231,10 @@ class embedded_server {
   private:
     static corio::task<> serve(std::chrono::nanoseconds delay, std::promise<std::uint16_t>& ready) {
         corio::http::router routes;
-        routes.get("/warmup", [](auto&) -> corio::task<corio::http::response> {
+        routes.get("/warmup", [](corio::http::request&) -> corio::task<corio::http::response> {
             co_return corio::http::response::text(200, "warm\n");
         });
-        routes.get("/*", [delay](auto& req) -> corio::task<corio::http::response> {
+        routes.get("/*", [delay](corio::http::request& req) -> corio::task<corio::http::response> {
             co_await corio::sleep(delay);
             std::string body = "corio's embedded server answers ";
             body += req.target();

@@ -3,12 +3,8 @@
 // communicate(). The binary is found next to this test's build directory
 // (<build>/tools/corio-fetch); a build without it skips these tests.
 
-// server.hpp before client.hpp: client.hpp's function http::request() hides the class that
-// router.hpp names.
-// clang-format off
-#include "corio/http/server.hpp"
-// clang-format on
 #include "corio/core/create_task.hpp"
+#include "corio/http/server.hpp"
 #include "corio/process/process.hpp"
 #include "corio/runtime/event_loop.hpp"
 #include "corio/time/sleep.hpp"

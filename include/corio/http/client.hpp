@@ -50,7 +50,8 @@ class client_state;
 /// Errors: std::invalid_argument (a bad URL or header); net::dns_error and net::connect_error
 /// (std::system_error) when no connection can be made; std::system_error for I/O errors;
 /// timeout_error; parse_error for a malformed or truncated response (status 502) or a body over
-/// max_body (413); redirect_error; tls::tls_error when an https server fails verification or the handshake.
+/// max_body (413); redirect_error; tls::tls_error when an https server fails verification or the
+/// handshake.
 ///
 /// Lifetime: a client belongs to the loop (thread) that first uses it; create and destroy it in
 /// that loop's tasks. It must outlive the requests in progress; responses may outlive it.
