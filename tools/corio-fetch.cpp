@@ -2,6 +2,7 @@
 // prints one line per URL (status, bytes, time, final URL after redirects, or the error).
 //
 //   corio-fetch URL... [--concurrency N] [--headers-to FILE] [--output DIR] [--timeout S]
+//               [--cacert FILE]
 //
 // On a terminal a progress line is kept up to date under the results ("[12/40] 3 in flight,
 // 1.2 MB"). --headers-to writes each response's headers as the seed's example does (§1.4:
@@ -19,6 +20,7 @@
 #include "corio/runtime/run.hpp"
 #include "corio/runtime/to_thread.hpp"
 #include "corio/sync/semaphore.hpp"
+#include "corio/tls/context.hpp"
 
 #include <unistd.h>
 
@@ -49,14 +51,15 @@ struct options {
     std::string headers_to;
     std::string output_dir;
     double timeout_s = 30;
+    std::string cacert; // extra CA certificates (PEM) trusted for https, as curl's --cacert
 };
 
 void usage(std::FILE* to) {
     std::fprintf(
         to,
         "usage: corio-fetch URL... [--concurrency N] [--headers-to FILE] [--output DIR]\n"
-        "                   [--timeout S] [--help]\n"
-        "Fetches the URLs concurrently (HTTP; HTTPS once corio has TLS) and prints one line per\n"
+        "                   [--timeout S] [--cacert FILE] [--help]\n"
+        "Fetches the URLs concurrently over HTTP and HTTPS and prints one line per\n"
         "URL: status, bytes, time and the final URL after redirects, or the error.\n"
         "  --concurrency N    at most N requests at once (default 8)\n"
         "  --headers-to FILE  write every response's headers to FILE, one block per URL, in the\n"
@@ -64,6 +67,8 @@ void usage(std::FILE* to) {
         "  --output DIR       save each body in DIR (created if missing), named after the URL's\n"
         "                     path (sanitized; \"-1\", \"-2\"... added to keep names unique)\n"
         "  --timeout S        the limit for each request, body included (default 30 s)\n"
+        "  --cacert FILE      also trust the CA certificates in FILE (PEM) for https; the\n"
+        "                     system's CA store is always trusted\n"
         "Exit status: 0 if every URL answered 2xx or 3xx, 1 if one failed (an error or a 4xx/5xx\n"
         "status), 2 for bad arguments.\n");
 }
@@ -134,6 +139,10 @@ options parse(int argc, char** argv) {
                 bad_usage("--timeout wants seconds, more than 0 and at most 86400, got '" + v +
                           "'");
             o.timeout_s = s;
+        } else if (arg == "--cacert") {
+            o.cacert = take_value();
+            if (o.cacert.empty())
+                bad_usage("--cacert wants a file of PEM certificates");
         } else {
             bad_usage("unknown option '" + std::string(argv[i]) + "'");
         }
@@ -222,6 +231,9 @@ class fetcher {
         http::client_options co;
         // The semaphore bounds the requests; the pool must not hold them back below it.
         co.max_connections_per_host = o.concurrency;
+        co.tls = corio::tls::context::client();
+        if (!o.cacert.empty())
+            co.tls.load_verify_file(o.cacert); // throws tls_error naming the file
         m_client = http::client(co);
         m_results.resize(o.urls.size());
         m_tty = ::isatty(STDOUT_FILENO) == 1;

@@ -5,10 +5,14 @@
 
 #include "corio/core/create_task.hpp"
 #include "corio/http/server.hpp"
+#include "corio/io/server.hpp"
 #include "corio/process/process.hpp"
 #include "corio/runtime/event_loop.hpp"
 #include "corio/time/sleep.hpp"
+#include "corio/tls/context.hpp"
+#include "corio/tls/server.hpp"
 
+#include "tls/test_certs.hpp"
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -101,6 +105,53 @@ fetch_outcome fetch(std::vector<std::string> args, server_stats* stats = nullptr
     return loop.run_until_complete(fetch_with_server(std::move(args), stats ? stats : &none));
 }
 
+/// One TLS connection of fetch_https's server: answers every request head with "secure".
+corio::task<void> answer_securely(corio::stream_reader r, corio::stream_writer w) {
+    try {
+        for (;;) {
+            const std::string head = co_await r.readuntil("\r\n\r\n");
+            const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure";
+            co_await w.write(reply);
+        }
+    } catch (const std::exception&) {
+        // the client went away
+    }
+    w.close();
+}
+
+// As fetch_with_server, with a TLS server whose certificate the test CA signed; "{base}" becomes
+// "https://127.0.0.1:port" and "{ca}" the test CA's PEM file.
+corio::task<fetch_outcome> fetch_https_with_server(std::vector<std::string> args) {
+    const corio::tls::context ctx = corio::tls::context::server_from_pem(
+        corio::test::pki().server.cert, corio::test::pki().server.key);
+    const corio::connection_handler handler = answer_securely;
+    const std::string host = "127.0.0.1";
+    auto starting = corio::tls::start_server(handler, host, 0, ctx);
+    corio::server srv = co_await std::move(starting);
+    const std::string base = "https://127.0.0.1:" + std::to_string(srv.endpoints().at(0).port());
+    for (std::string& a : args) {
+        for (auto at = a.find("{base}"); at != std::string::npos; at = a.find("{base}"))
+            a.replace(at, 6, base);
+        if (a == "{ca}")
+            a = corio::test::pki().ca_file;
+    }
+    corio::subprocess_options o;
+    o.std_out = corio::stdio::pipe;
+    o.std_err = corio::stdio::pipe;
+    corio::process p = corio::create_subprocess_exec(tool_path().string(), args, o);
+    auto talk = p.communicate();
+    corio::communicate_result res = co_await std::move(talk);
+    srv.close();
+    srv.abort_clients();
+    co_await srv.wait_closed();
+    co_return fetch_outcome{res.returncode, res.std_out, res.std_err};
+}
+
+fetch_outcome fetch_https(std::vector<std::string> args) {
+    corio::event_loop loop;
+    return loop.run_until_complete(fetch_https_with_server(std::move(args)));
+}
+
 std::vector<std::string> lines_of(const std::string& s) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -151,6 +202,24 @@ TEST_F(CorioFetch, PrintsOneLinePerUrlWithStatusBytesTimeAndTheFinalUrl) {
     // Not a terminal: no progress line, no carriage return.
     EXPECT_EQ(r.out.find('\r'), std::string::npos);
     EXPECT_NE(r.err.find("3 URLs: 3 ok, 0 failed"), std::string::npos) << r.err;
+}
+
+TEST_F(CorioFetch, FetchesOverHttpsTrustingTheCaGivenWithCacert) {
+    const fetch_outcome r = fetch_https({"{base}/a", "{base}/b", "--cacert", "{ca}"});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    const auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 2u) << r.out;
+    for (const std::string& l : lines) {
+        EXPECT_EQ(l.rfind("200", 0), 0u) << l;
+        EXPECT_NE(l.find("6 B"), std::string::npos) << l;
+        EXPECT_NE(l.find("https://127.0.0.1:"), std::string::npos) << l;
+    }
+}
+
+TEST_F(CorioFetch, RefusesAnHttpsServerItsCaStoreDoesNotTrust) {
+    const fetch_outcome r = fetch_https({"{base}/a"});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("certificate verify failed"), std::string::npos) << r.out;
 }
 
 TEST_F(CorioFetch, ExitsWithOneWhenAUrlFailsOrAnswersWithAnErrorStatus) {
