@@ -310,8 +310,13 @@ task<void> server::shutdown(std::chrono::milliseconds grace) {
     impl.local->finished().set();
 }
 
-task<server> start_server(router routes, std::string host, std::uint16_t port,
-                          server_options options) {
+namespace {
+
+// The coroutine behind start_server. The public overloads are plain functions that build its
+// by-value parameters themselves, so a caller's `co_await start_server(std::move(r), "::1", p)`
+// creates no temporary with a destructor inside the co_await (g++ 12, DESIGN.md).
+task<server> start_serving(router routes, std::string host, std::uint16_t port,
+                           server_options options) {
     if (options.threads == 0)
         throw std::invalid_argument("corio::http::start_server: threads must be at least 1");
     auto impl = std::make_unique<detail::server_impl>();
@@ -342,6 +347,26 @@ task<server> start_server(router routes, std::string host, std::uint16_t port,
         }
     }
     co_return server(std::move(impl));
+}
+
+} // namespace
+
+task<server> start_server(router&& routes, std::string_view host, std::uint16_t port) {
+    return start_serving(std::move(routes), std::string(host), port, server_options());
+}
+
+task<server> start_server(router&& routes, std::string_view host, std::uint16_t port,
+                          const server_options& options) {
+    return start_serving(std::move(routes), std::string(host), port, options);
+}
+
+task<server> start_server(const router& routes, std::string_view host, std::uint16_t port) {
+    return start_serving(routes, std::string(host), port, server_options());
+}
+
+task<server> start_server(const router& routes, std::string_view host, std::uint16_t port,
+                          const server_options& options) {
+    return start_serving(routes, std::string(host), port, options);
 }
 
 } // namespace corio::http

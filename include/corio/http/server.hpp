@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corio::http {
@@ -112,10 +113,20 @@ class server {
 /// co_await srv.serve_forever();
 /// @endcode
 ///
+/// The routes are moved (router&&) or copied (const router&) into the server; the host and the
+/// options are copied before the call returns, so the task may be awaited later. (Overloads
+/// rather than default arguments: g++ 12 destroys twice a defaulted class-type argument built
+/// inside a co_await expression; see DESIGN.md.)
+///
 /// Cancellation: nothing is left listening. Errors: as corio::start_server (std::system_error
 /// from bind, net::dns_error); std::invalid_argument for threads == 0; std::logic_error outside
 /// a running loop.
-[[nodiscard]] task<server> start_server(router routes, std::string host, std::uint16_t port,
-                                        server_options options = {});
+[[nodiscard]] task<server> start_server(router&& routes, std::string_view host, std::uint16_t port);
+[[nodiscard]] task<server> start_server(router&& routes, std::string_view host, std::uint16_t port,
+                                        const server_options& options);
+[[nodiscard]] task<server> start_server(const router& routes, std::string_view host,
+                                        std::uint16_t port);
+[[nodiscard]] task<server> start_server(const router& routes, std::string_view host,
+                                        std::uint16_t port, const server_options& options);
 
 } // namespace corio::http
