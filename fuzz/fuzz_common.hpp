@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 /// Aborts with the failed condition when an invariant does not hold.
 #define CORIO_FUZZ_CHECK(cond)                                                                     \
@@ -91,5 +92,45 @@ struct outcome {
     std::string fields;
     bool operator==(const outcome&) const = default;
 };
+
+/// The header fields of a parsed head as "name:value|" each, the views given as offsets from
+/// `base`.
+inline std::string describe_fields(const std::vector<corio::http::header_view>& headers,
+                                   const char* base) {
+    std::string out;
+    for (const auto& f : headers)
+        out += offset_of(f.name, base) + ":" + offset_of(f.value, base) + "|";
+    return out;
+}
+
+/// Limits small enough that short inputs reach the 431 and 413 paths, picked from `s`:
+/// max_head_bytes in [min_head, min_head + head_span), max_header_count in [1, count_span],
+/// max_body_bytes in [0, body_span).
+inline corio::http::parse_limits tight_limits(std::uint64_t s, std::size_t min_head,
+                                              std::size_t head_span, std::size_t count_span,
+                                              std::size_t body_span) {
+    corio::http::parse_limits tight;
+    tight.max_head_bytes = min_head + s % head_span;
+    tight.max_header_count = 1 + (s >> 8) % count_span;
+    tight.max_body_bytes = (s >> 16) % body_span;
+    return tight;
+}
+
+/// Parses two prefixes of `in` (one picked by `seed`, and the first half) with `parse`, a
+/// callable from a view to an outcome. Each prefix is copied, so that a read past its end is
+/// an ASan report. A prefix may only fail as the whole input does, and may only take bytes
+/// when it takes the same as the whole (it holds the whole head).
+template <typename Parse>
+void check_prefixes(std::string_view in, std::uint64_t seed, const outcome& whole, Parse parse) {
+    for (const std::size_t cut :
+         {static_cast<std::size_t>(seed % (in.size() + 1)), in.size() / 2}) {
+        const exact_copy prefix(in.substr(0, cut));
+        const outcome part = parse(prefix.view());
+        if (part.status != 0)
+            CORIO_FUZZ_CHECK(part.status == whole.status);
+        else if (part.consumed != 0)
+            CORIO_FUZZ_CHECK(part == whole);
+    }
+}
 
 } // namespace corio_fuzz

@@ -89,10 +89,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view in(reinterpret_cast<const char*>(data), size);
     const std::uint64_t seed = corio_fuzz::hash(in);
     run(in, parse_limits{}, seed);
-    parse_limits tight;
-    tight.max_head_bytes = 16 + (seed >> 8) % 128;
-    tight.max_header_count = 1 + (seed >> 16) % 4;
-    tight.max_body_bytes = (seed >> 24) % 128;
-    run(in, tight, seed >> 32);
+    run(in, corio_fuzz::tight_limits(seed >> 8, 16, 128, 4, 128), seed >> 32);
     return 0;
 }

@@ -44,9 +44,7 @@ outcome parse(std::string_view in, const parse_limits& limits, request_head& h) 
     const char* base = in.data();
     o.fields = corio_fuzz::offset_of(h.method, base) + " " + corio_fuzz::offset_of(h.target, base) +
                " " + std::to_string(h.version_minor) + "|";
-    for (const auto& f : h.headers)
-        o.fields +=
-            corio_fuzz::offset_of(f.name, base) + ":" + corio_fuzz::offset_of(f.value, base) + "|";
+    o.fields += corio_fuzz::describe_fields(h.headers, base);
     o.fields += std::to_string(static_cast<int>(h.body)) + " " + std::to_string(h.content_length) +
                 " " + std::to_string(h.keep_alive) + std::to_string(h.expect_continue);
     return o;
@@ -142,17 +140,11 @@ void run(std::string_view in, const parse_limits& limits, std::uint64_t seed) {
             CORIO_FUZZ_CHECK(a == b);
         }
     }
-    // A prefix (copied, so that a read past its end is an ASan report) gives 0, or the same.
-    for (const std::size_t cut :
-         {static_cast<std::size_t>(seed % (in.size() + 1)), in.size() / 2}) {
-        const corio_fuzz::exact_copy prefix(in.substr(0, cut));
+    // A prefix gives 0, or the same.
+    corio_fuzz::check_prefixes(in, seed, whole, [&](std::string_view prefix) {
         request_head p;
-        const outcome part = parse(prefix.view(), limits, p);
-        if (part.status != 0)
-            CORIO_FUZZ_CHECK(part.status == whole.status);
-        else if (part.consumed != 0)
-            CORIO_FUZZ_CHECK(part == whole);
-    }
+        return parse(prefix, limits, p);
+    });
 }
 
 } // namespace
@@ -163,10 +155,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t seed = corio_fuzz::hash(in);
     run(in, parse_limits{}, seed);
     // Tight limits, so that the 431 and 413 paths are reached by small inputs too.
-    parse_limits tight;
-    tight.max_head_bytes = 64 + seed % 192;
-    tight.max_header_count = 1 + (seed >> 8) % 8;
-    tight.max_body_bytes = (seed >> 16) % 64;
-    run(in, tight, seed >> 24);
+    run(in, corio_fuzz::tight_limits(seed, 64, 192, 8, 64), seed >> 24);
     return 0;
 }

@@ -42,9 +42,7 @@ outcome parse(std::string_view in, std::string_view method, const parse_limits& 
     const char* base = in.data();
     o.fields = std::to_string(h.version_minor) + " " + std::to_string(h.status) + " " +
                corio_fuzz::offset_of(h.reason, base) + "|";
-    for (const auto& f : h.headers)
-        o.fields +=
-            corio_fuzz::offset_of(f.name, base) + ":" + corio_fuzz::offset_of(f.value, base) + "|";
+    o.fields += corio_fuzz::describe_fields(h.headers, base);
     o.fields += std::to_string(static_cast<int>(h.body)) + " " + std::to_string(h.content_length) +
                 " " + std::to_string(h.keep_alive);
     return o;
@@ -96,16 +94,10 @@ void run(std::string_view in, std::string_view method, const parse_limits& limit
         CORIO_FUZZ_CHECK(same == whole);
         CORIO_FUZZ_CHECK(parse(shorter.view(), method, limits, again) == outcome{});
     }
-    for (const std::size_t cut :
-         {static_cast<std::size_t>(seed % (in.size() + 1)), in.size() / 2}) {
-        const corio_fuzz::exact_copy prefix(in.substr(0, cut));
+    corio_fuzz::check_prefixes(in, seed, whole, [&](std::string_view prefix) {
         response_head p;
-        const outcome part = parse(prefix.view(), method, limits, p);
-        if (part.status != 0)
-            CORIO_FUZZ_CHECK(part.status == whole.status);
-        else if (part.consumed != 0)
-            CORIO_FUZZ_CHECK(part == whole);
-    }
+        return parse(prefix, method, limits, p);
+    });
 }
 
 } // namespace
@@ -115,10 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t seed = corio_fuzz::hash(in);
     static constexpr std::string_view methods[] = {"GET", "HEAD", "CONNECT", "POST"};
     run(in, methods[seed % 4], parse_limits{}, seed >> 2);
-    parse_limits tight;
-    tight.max_head_bytes = 64 + (seed >> 8) % 192;
-    tight.max_header_count = 1 + (seed >> 16) % 8;
-    tight.max_body_bytes = (seed >> 24) % 64;
-    run(in, methods[(seed >> 32) % 4], tight, seed >> 34);
+    run(in, methods[(seed >> 32) % 4], corio_fuzz::tight_limits(seed >> 8, 64, 192, 8, 64),
+        seed >> 34);
     return 0;
 }

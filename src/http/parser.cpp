@@ -478,20 +478,53 @@ const char* parse_status_line(const char* p, const char* end, response_head& out
     return expect_crlf(p, end, 502, "invalid character in the status line");
 }
 
-} // namespace
+/// Reads the start line of a head in non-empty `data` (after any empty lines) with
+/// `parse_start_line`, then its header fields. Returns the position after the head, or nullptr
+/// when the head is not complete yet. Errors: parse_error with `status`.
+template <typename Head, typename ParseStartLine>
+const char* parse_head_lines(std::string_view data, Head& out, field_info& info,
+                             const parse_limits& limits, int status, bool request,
+                             ParseStartLine parse_start_line) {
+    const char* const begin = data.data();
+    const char* const end = begin + std::min(data.size(), limits.max_head_bytes);
+    const char* p = skip_empty_lines(begin, end, status);
+    if (p == nullptr || (p = parse_start_line(p, end, out)) == nullptr)
+        return nullptr;
+    return parse_fields(p, end, out.headers, info, limits, status, request);
+}
 
-std::string_view request_head::header(std::string_view name) const noexcept {
+/// A body of Content-Length bytes. Errors: 413 when it is larger than max_body_bytes.
+template <typename Head>
+void set_content_length_body(Head& out, const field_info& info, const parse_limits& limits) {
+    if (info.content_length > limits.max_body_bytes)
+        fail(413, "Content-Length larger than max_body_bytes");
+    out.body = body_kind::content_length;
+    out.content_length = info.content_length;
+}
+
+/// Whether the fields leave the connection open: HTTP/1.1 unless "close", HTTP/1.0 only with
+/// "keep-alive" (and no "close").
+bool fields_keep_alive(bool v11, const field_info& info) noexcept {
+    return v11 ? !info.close : (info.keep_alive && !info.close);
+}
+
+/// The value of the first field named `name` (case-insensitive), or "".
+std::string_view find_header(const std::vector<header_view>& headers,
+                             std::string_view name) noexcept {
     for (const auto& h : headers)
         if (iequals(h.name, name))
             return h.value;
     return {};
 }
 
+} // namespace
+
+std::string_view request_head::header(std::string_view name) const noexcept {
+    return find_header(headers, name);
+}
+
 std::string_view response_head::header(std::string_view name) const noexcept {
-    for (const auto& h : headers)
-        if (iequals(h.name, name))
-            return h.value;
-    return {};
+    return find_header(headers, name);
 }
 
 std::size_t parse_request_head(std::string_view data, request_head& out,
@@ -502,13 +535,8 @@ std::size_t parse_request_head(std::string_view data, request_head& out,
     out.expect_continue = false;
     if (data.empty())
         return 0;
-    const char* const begin = data.data();
-    const char* const end = begin + std::min(data.size(), limits.max_head_bytes);
-    const char* p = skip_empty_lines(begin, end, 400);
-    if (p == nullptr || (p = parse_request_line(p, end, out)) == nullptr)
-        return incomplete(data, limits);
     field_info info;
-    p = parse_fields(p, end, out.headers, info, limits, 400, true);
+    const char* const p = parse_head_lines(data, out, info, limits, 400, true, parse_request_line);
     if (p == nullptr)
         return incomplete(data, limits);
 
@@ -527,14 +555,11 @@ std::size_t parse_request_head(std::string_view data, request_head& out,
             fail(501, "transfer coding not implemented (only chunked)");
         out.body = body_kind::chunked;
     } else if (info.has_content_length) {
-        if (info.content_length > limits.max_body_bytes)
-            fail(413, "Content-Length larger than max_body_bytes");
-        out.body = body_kind::content_length;
-        out.content_length = info.content_length;
+        set_content_length_body(out, info, limits);
     }
-    out.keep_alive = v11 ? !info.close : (info.keep_alive && !info.close);
+    out.keep_alive = fields_keep_alive(v11, info);
     out.expect_continue = v11 && info.expect_continue;
-    return static_cast<std::size_t>(p - begin);
+    return static_cast<std::size_t>(p - data.data());
 }
 
 std::size_t parse_response_head(std::string_view data, response_head& out,
@@ -545,13 +570,8 @@ std::size_t parse_response_head(std::string_view data, response_head& out,
     out.reason = {};
     if (data.empty())
         return 0;
-    const char* const begin = data.data();
-    const char* const end = begin + std::min(data.size(), limits.max_head_bytes);
-    const char* p = skip_empty_lines(begin, end, 502);
-    if (p == nullptr || (p = parse_status_line(p, end, out)) == nullptr)
-        return incomplete(data, limits);
     field_info info;
-    p = parse_fields(p, end, out.headers, info, limits, 502, false);
+    const char* const p = parse_head_lines(data, out, info, limits, 502, false, parse_status_line);
     if (p == nullptr)
         return incomplete(data, limits);
 
@@ -572,16 +592,12 @@ std::size_t parse_response_head(std::string_view data, response_head& out,
     } else if (info.has_transfer_encoding) {
         out.body = body_kind::chunked;
     } else if (info.has_content_length) {
-        if (info.content_length > limits.max_body_bytes)
-            fail(413, "Content-Length larger than max_body_bytes");
-        out.body = body_kind::content_length;
-        out.content_length = info.content_length;
+        set_content_length_body(out, info, limits);
     } else {
         out.body = body_kind::until_close;
     }
-    out.keep_alive = (v11 ? !info.close : (info.keep_alive && !info.close)) &&
-                     out.body != body_kind::until_close;
-    return static_cast<std::size_t>(p - begin);
+    out.keep_alive = fields_keep_alive(v11, info) && out.body != body_kind::until_close;
+    return static_cast<std::size_t>(p - data.data());
 }
 
 // ------------------------------------------------------------------ chunked_decoder ---
@@ -616,6 +632,19 @@ enum chunk_state : std::uint8_t {
 };
 
 constexpr std::size_t max_chunk_line = 4096; ///< a chunk-size line with its extensions
+
+/// The state after a byte that ends a chunk extension's name or value (or follows its BWS):
+/// ";" starts the next extension, CR ends the chunk-size line, BWS leads to `after`; anything
+/// else fails with `what`.
+chunk_state after_ext_token(char c, chunk_state after, const char* what) {
+    if (c == ';')
+        return st_ext_name_start;
+    if (c == '\r')
+        return st_size_lf;
+    if (is_ows(c))
+        return after;
+    fail(400, what);
+}
 
 } // namespace
 
@@ -676,14 +705,9 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
                 break;
             if (c == '=')
                 m_state = st_ext_value_start;
-            else if (c == ';')
-                m_state = st_ext_name_start;
-            else if (c == '\r')
-                m_state = st_size_lf;
-            else if (is_ows(c))
-                m_state = st_ext_after_name;
             else
-                fail(400, "invalid character in a chunk extension");
+                m_state =
+                    after_ext_token(c, st_ext_after_name, "invalid character in a chunk extension");
             break;
         case st_ext_after_name:
             if (c == '=')
@@ -704,14 +728,8 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
         case st_ext_value:
             if (is(c, cc_tchar))
                 break;
-            if (c == ';')
-                m_state = st_ext_name_start;
-            else if (c == '\r')
-                m_state = st_size_lf;
-            else if (is_ows(c))
-                m_state = st_ext_after_value;
-            else
-                fail(400, "invalid character in a chunk extension value");
+            m_state = after_ext_token(c, st_ext_after_value,
+                                      "invalid character in a chunk extension value");
             break;
         case st_ext_quoted:
             if (c == '"')
@@ -727,12 +745,7 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
             m_state = st_ext_quoted;
             break;
         case st_ext_after_value:
-            if (c == ';')
-                m_state = st_ext_name_start;
-            else if (c == '\r')
-                m_state = st_size_lf;
-            else if (!is_ows(c))
-                fail(400, "malformed chunk extension");
+            m_state = after_ext_token(c, st_ext_after_value, "malformed chunk extension");
             break;
         case st_size_lf:
             if (c != '\n')

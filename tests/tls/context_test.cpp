@@ -15,15 +15,7 @@
 
 namespace {
 
-using corio::server;
-using corio::stream_reader;
-using corio::stream_writer;
-using corio::streams;
-using corio::task;
-using corio::test::pki;
-using corio::test::port_of;
-using corio::test::run_virtual;
-namespace tls = corio::tls;
+using namespace corio::test::tls_test_names;
 
 std::string error_of(auto&& f) {
     try {

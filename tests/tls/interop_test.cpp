@@ -26,16 +26,7 @@
 
 namespace {
 
-using corio::server;
-using corio::stream_reader;
-using corio::stream_writer;
-using corio::streams;
-using corio::task;
-using corio::test::client_context;
-using corio::test::pki;
-using corio::test::port_of;
-using corio::test::server_context;
-namespace tls = corio::tls;
+using namespace corio::test::tls_test_names;
 
 /// True if `name` is an executable in PATH.
 bool have_program(const char* name) {

@@ -18,17 +18,7 @@
 
 namespace {
 
-using corio::server;
-using corio::stream_reader;
-using corio::stream_writer;
-using corio::streams;
-using corio::task;
-using corio::test::client_context;
-using corio::test::connect_tls;
-using corio::test::port_of;
-using corio::test::run_virtual;
-using corio::test::server_context;
-namespace tls = corio::tls;
+using namespace corio::test::tls_test_names;
 using namespace std::chrono_literals;
 
 std::string message_of(std::exception_ptr e) {

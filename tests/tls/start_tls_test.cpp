@@ -19,17 +19,7 @@
 
 namespace {
 
-using corio::server;
-using corio::stream_reader;
-using corio::stream_writer;
-using corio::streams;
-using corio::task;
-using corio::test::client_context;
-using corio::test::pki;
-using corio::test::port_of;
-using corio::test::run_virtual;
-using corio::test::server_context;
-namespace tls = corio::tls;
+using namespace corio::test::tls_test_names;
 
 tls::start_tls_options as_localhost() {
     tls::start_tls_options o;

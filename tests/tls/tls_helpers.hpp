@@ -8,6 +8,7 @@
 #include "corio/tls/context.hpp"
 #include "corio/tls/open_connection.hpp"
 
+#include "support/loop_helpers.hpp"
 #include "tls/test_certs.hpp"
 
 #include <cstdint>
@@ -78,5 +79,22 @@ inline std::string pattern(std::size_t n, std::uint32_t seed = 1) {
     }
     return s;
 }
+
+/// The names the TLS test files use unqualified. A test file says
+/// `using namespace corio::test::tls_test_names;` instead of repeating this block.
+namespace tls_test_names {
+using corio::server;
+using corio::stream_reader;
+using corio::stream_writer;
+using corio::streams;
+using corio::task;
+using corio::test::client_context;
+using corio::test::connect_tls;
+using corio::test::pki;
+using corio::test::port_of;
+using corio::test::run_virtual;
+using corio::test::server_context;
+namespace tls = corio::tls;
+} // namespace tls_test_names
 
 } // namespace corio::test
