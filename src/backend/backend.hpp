@@ -25,6 +25,7 @@ enum class io_kind : std::uint8_t {
     write,         ///< write(fd, m_buf, m_len), for pipes and other non-socket fds (a pipe
                    ///< whose reader is gone raises SIGPIPE unless the process ignores it)
     accept,        ///< accept4(fd, m_addr, m_addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd
+                   ///< (multishot where backend_caps::multishot_accept holds: see m_multishot)
     connect,       ///< connect(fd, m_addr, *m_addrlen): 0 once connected (SO_ERROR checked);
                    ///< -EAGAIN when a Unix listener's backlog is full (nothing to wait for)
     recvmsg,       ///< recvmsg(fd, m_msg, m_flags): bytes read (datagrams: from any peer)
@@ -63,8 +64,17 @@ struct io_operation {
     /// m_more says whether the operation goes on. Once m_more is false the backend no longer
     /// refers to the operation. cancel() withdraws it at once (chunks not delivered yet are
     /// dropped); stop() ends it without losing data (see there).
+    ///
+    /// An accept with m_multishot (only where backend_caps::multishot_accept holds) accepts
+    /// again and again: m_complete is called once per connection, m_result the new fd
+    /// (SOCK_NONBLOCK | SOCK_CLOEXEC; m_addr and m_addrlen are ignored: ask getpeername) or
+    /// -errno, and m_more says whether the operation goes on (an error ends it). The callee
+    /// owns each fd delivered. cancel() withdraws it at once, and the backend closes the fds it
+    /// accepted but had not delivered yet; stop() ends it after delivering them, the last
+    /// completion having m_more false (-ECANCELED when it carries no fd).
     bool m_multishot = false;
-    /// Multishot recv: set by the backend before each m_complete, true while more follow.
+    /// Multishot recv or accept: set by the backend before each m_complete, true while more
+    /// follow.
     bool m_more = false;
     int m_fd = -1;
     /// Flags for recv/send/recvmsg/sendmsg (MSG_*).
@@ -102,6 +112,8 @@ struct backend_caps {
     /// Multishot recv into a pool of buffers owned by the backend (io_operation::m_multishot,
     /// stop, buffer_pool, recycle_buffer).
     bool provided_buffers = false;
+    /// Multishot accept (io_operation::m_multishot on an accept, stop).
+    bool multishot_accept = false;
 };
 
 /// Per provided buffer, for whoever holds it: a holder may chain the buffers it holds (and
@@ -179,9 +191,10 @@ class backend {
 
     /// What this backend can do beyond the common interface.
     [[nodiscard]] virtual backend_caps caps() const noexcept { return {}; }
-    /// Asks a multishot recv to end without losing data: the chunks already received are
-    /// still delivered, and the last completion has m_more false (its m_result is -ECANCELED
-    /// when it carries no chunk). No effect on an operation that is not pending.
+    /// Asks a multishot recv or accept to end without losing data: the chunks (or connections)
+    /// already received are still delivered, and the last completion has m_more false (its
+    /// m_result is -ECANCELED when it carries nothing). No effect on an operation that is not
+    /// pending.
     virtual void stop(io_operation& op) noexcept { (void)op; }
     /// The provided buffers (null without backend_caps::provided_buffers).
     [[nodiscard]] virtual const provided_buffer_pool* buffer_pool() const noexcept {

@@ -8,14 +8,17 @@
 
 #include "io/server_state.hpp"
 #include "io/stream_state.hpp"
+#include "sys/posix/errors.hpp"
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -24,6 +27,94 @@
 namespace corio {
 
 namespace detail {
+
+// ------------------------------------------------------------------------ multishot_accept ---
+
+multishot_accept::multishot_accept(event_loop& loop, int listen_fd) noexcept
+    : m_backend(&loop.io_backend()) {
+    m_kind = &s_wait_kind;
+    m_op.self = this;
+    m_op.op.m_kind = io_kind::accept;
+    m_op.op.m_multishot = true;
+    m_op.op.m_fd = listen_fd;
+    m_op.op.m_complete = &on_accept;
+}
+
+bool multishot_accept::supported(event_loop& loop) noexcept {
+    return loop.io_backend().caps().multishot_accept;
+}
+
+bool multishot_accept::suspend(std::coroutine_handle<> h) {
+    task_header& t = this_task("accept");
+    if (t.m_must_cancel) {
+        m_task = &t; // await_resume throws
+        return false;
+    }
+    if (!m_armed) {
+        // The first await, or the one after an error ended the operation: armed again.
+        m_backend->submit(m_op.op); // completes in a later wait (no multishot_accept otherwise)
+        m_armed = true;
+    }
+    m_task = &t;
+    t.suspend(*this, h);
+    return true;
+}
+
+multishot_accept::next_result multishot_accept::resume() {
+    if (task_header* t = std::exchange(m_task, nullptr))
+        t->throw_if_cancelled(); // what is queued stays for withdraw() to close
+    next_result r;
+    if (m_head < m_fds.size()) {
+        r.conn = net::socket(m_fds[m_head++]); // accepted with SOCK_NONBLOCK | SOCK_CLOEXEC
+        if (m_head == m_fds.size()) {
+            m_fds.clear(); // the capacity stays for the next burst
+            m_head = 0;
+        }
+    } else {
+        r.error = m_error != 0 ? -std::exchange(m_error, 0) : ECANCELED; // ECANCELED: withdrawn
+    }
+    return r;
+}
+
+void multishot_accept::on_accept(io_operation* op) noexcept {
+    multishot_accept* self = reinterpret_cast<accept_op*>(op)->self;
+    const auto r = static_cast<int>(op->m_result);
+    if (!op->m_more)
+        self->m_armed = false;
+    if (r >= 0) {
+        try {
+            self->m_fds.push_back(r);
+        } catch (...) {
+            ::close(r); // out of memory: this connection is dropped, the next ones still come
+        }
+    } else if (!op->m_more) {
+        self->m_error = r;
+    }
+    // Woken once: later completions of the same turn only queue their fd.
+    if (task_header* t = self->m_task; t && t->m_wait == static_cast<wait_node*>(self))
+        t->wake();
+}
+
+void multishot_accept::on_cancel(wait_node* w, task_header& t) noexcept {
+    auto* self = static_cast<multishot_accept*>(w);
+    self->withdraw();
+    t.m_must_cancel = true;
+    t.wake();
+}
+
+void multishot_accept::withdraw() noexcept {
+    m_withdrawn = true;
+    if (m_armed) {
+        // Synchronous: no completion comes after this, and the backend closes the fds the
+        // kernel accepted for the operation but had not delivered yet.
+        m_armed = false;
+        m_backend->cancel(m_op.op);
+    }
+    for (std::size_t i = m_head; i < m_fds.size(); ++i)
+        ::close(m_fds[i]);
+    m_fds.clear();
+    m_head = 0;
+}
 
 // ------------------------------------------------------------- stream_state's server hooks ---
 
@@ -136,13 +227,32 @@ task<void> server_state::accept_loop(counted_ref<server_state> ref, std::size_t 
     const bool tcp = s->m_listeners[index].is_tcp();
     std::chrono::milliseconds delay{0};
     bool reported = false;
+    // With a multishot accept (io_uring), one operation accepts every connection; the listener
+    // points to it so that close() withdraws it before it closes the fd.
+    std::optional<multishot_accept> multishot;
+    struct unregister {
+        server_state* s;
+        std::size_t index;
+        ~unregister() { s->m_listeners[index].accepting = nullptr; }
+    } guard{s, index};
+    if (multishot_accept::supported(*s->m_loop)) {
+        multishot.emplace(*s->m_loop, sock.native_handle());
+        s->m_listeners[index].accepting = &*multishot;
+    }
     for (;;) {
         net::socket conn;
         std::exception_ptr failure;
         bool transient = false;
         try {
-            net::accepted a = co_await sock.accept();
-            conn = std::move(a.conn);
+            if (multishot) {
+                multishot_accept::next_result r = co_await multishot->next();
+                if (r.error != 0)
+                    sys::throw_errno(r.error, "accept");
+                conn = std::move(r.conn);
+            } else {
+                net::accepted a = co_await sock.accept();
+                conn = std::move(a.conn);
+            }
         } catch (const std::system_error& e) {
             if (!s->m_serving)
                 co_return; // closed: the listener's close aborted the accept
@@ -277,8 +387,13 @@ void server_state::close() noexcept {
     for (task_handle<void>& h : m_accept_tasks)
         h.cancel();
     m_accept_tasks.clear();
-    for (listener& l : m_listeners)
+    for (listener& l : m_listeners) {
+        // An accept task that was not parked in its multishot accept (woken, not resumed yet)
+        // still has it armed: withdrawn here, or the kernel would accept on a closed listener.
+        if (l.accepting)
+            l.accepting->withdraw();
         l.close();
+    }
     m_closed_event.set();
     check_idle();
 }

@@ -425,6 +425,11 @@ TEST_P(BackendSocketOps, AHangUpCompletesQueuedOperationsInBothDirections) {
 
 // --------------------------------------------------------------------- accept, connect ---
 
+TEST_P(BackendSocketOps, OnlyIoUringOffersMultishotAccept) {
+    // The others accept one connection per operation; their users fall back to that.
+    EXPECT_EQ(b->caps().multishot_accept, corio::test::backend_family(GetParam()) == "io_uring");
+}
+
 TEST_P(BackendSocketOps, AcceptWaitsForAConnectionAndGivesANonBlockingCloseOnExecFd) {
     const unique_fd listener = corio::test::make_tcp_listener();
     sockaddr_in peer{};

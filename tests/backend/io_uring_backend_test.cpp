@@ -1,5 +1,6 @@
 // io_uring specifics: synchronous cancellation, a full SQ, CQ overflow, multishot recv with the
-// provided buffer pool (order, exhaustion, stop), the cross-thread waker and ring reuse. The
+// provided buffer pool (order, exhaustion, stop), multishot accept (one submission, stop,
+// cancel without fd leaks, the path without it), the cross-thread waker and ring reuse. The
 // common behaviour is checked by the conformance suite (backend_*_test.cpp).
 
 #ifdef CORIO_HAVE_IO_URING
@@ -11,6 +12,7 @@
 #include "io/socket_transport.hpp"
 #include "support/loop_helpers.hpp"
 #include "support/socket_helpers.hpp"
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -308,6 +310,155 @@ TEST(IoUringBackend, ACancelledMultishotRecvGivesItsUndeliveredBuffersBack) {
     r.reset(); // freed at once (ASan): no completion may reach it
     corio::test::settle(*b);
     EXPECT_EQ(b->buffers_out(), 0u);
+    EXPECT_FALSE(b->has_pending());
+}
+
+/// A multishot accept that keeps the fds it accepts (closed with it).
+struct fd_acceptor : test_op {
+    std::vector<unique_fd> fds;
+    std::vector<std::int64_t> finals; ///< results of the completions without m_more
+    /// Called with each accepted fd (after it is kept).
+    std::function<void(fd_acceptor&)> on_fd;
+
+    explicit fd_acceptor(int listener) : test_op(io_kind::accept, listener) {
+        m_multishot = true;
+        m_complete = [](corio::detail::io_operation* op) noexcept {
+            auto* self = static_cast<fd_acceptor*>(op);
+            if (self->m_result >= 0) {
+                self->fds.emplace_back(static_cast<int>(self->m_result));
+                if (self->on_fd)
+                    self->on_fd(*self);
+            }
+            if (!self->m_more)
+                self->finals.push_back(self->m_result);
+        };
+    }
+};
+
+/// `n` clients connected to `listener` (queued there until accepted).
+std::vector<unique_fd> connect_clients(int listener, int n) {
+    std::vector<unique_fd> clients;
+    const auto address = corio::test::local_address(listener);
+    for (int i = 0; i < n; ++i) {
+        clients.push_back(corio::test::make_inet_socket(SOCK_STREAM));
+        corio::test::connect_now(clients.back().get(), address);
+    }
+    return clients;
+}
+
+TEST(IoUringBackend, MultishotAcceptDeliversEveryConnectionFromOneSubmission) {
+    MAKE_OR_SKIP(b);
+    ASSERT_TRUE(b->caps().multishot_accept);
+    const unique_fd listener = corio::test::make_tcp_listener(128);
+    fd_acceptor a(listener.get());
+    ASSERT_FALSE(start(*b, a));
+    b->wait(0ns);
+    std::vector<unique_fd> clients = connect_clients(listener.get(), 20);
+    ASSERT_TRUE(drive(*b, [&] { return a.fds.size() == 20; }));
+    EXPECT_TRUE(a.finals.empty()) << "the accept goes on";
+    for (const unique_fd& fd : a.fds) {
+        EXPECT_TRUE(::fcntl(fd.get(), F_GETFL) & O_NONBLOCK);
+        EXPECT_TRUE(::fcntl(fd.get(), F_GETFD) & FD_CLOEXEC);
+    }
+    // And more later, still from the same submission.
+    std::vector<unique_fd> more = connect_clients(listener.get(), 5);
+    ASSERT_TRUE(drive(*b, [&] { return a.fds.size() == 25; }));
+    EXPECT_TRUE(b->has_pending());
+    EXPECT_TRUE(b->cancel(a));
+    EXPECT_FALSE(b->has_pending());
+    corio::test::settle(*b);
+    EXPECT_EQ(a.fds.size(), 25u);
+}
+
+TEST(IoUringBackend, StopEndsAMultishotAcceptAfterDeliveringWhatItAccepted) {
+    MAKE_OR_SKIP(b);
+    const std::size_t before = corio::test::open_fd_count();
+    {
+        const unique_fd listener = corio::test::make_tcp_listener(128);
+        fd_acceptor a(listener.get());
+        ASSERT_FALSE(start(*b, a));
+        b->wait(0ns);
+        std::vector<unique_fd> clients = connect_clients(listener.get(), 10);
+        ASSERT_TRUE(drive(*b, [&] { return !a.fds.empty(); }));
+        b->stop(a);
+        ASSERT_TRUE(drive(*b, [&] { return !a.finals.empty(); }));
+        EXPECT_EQ(a.finals.size(), 1u);
+        EXPECT_FALSE(b->has_pending());
+        // What the accept did not take is still queued on the listener, for the next accept.
+        std::size_t taken = a.fds.size();
+        while (taken < clients.size()) {
+            test_op op(io_kind::accept, listener.get());
+            const std::int64_t fd = run_op(*b, op);
+            ASSERT_GE(fd, 0);
+            a.fds.emplace_back(static_cast<int>(fd));
+            ++taken;
+        }
+        EXPECT_EQ(a.fds.size(), 10u);
+    }
+    corio::test::settle(*b);
+    EXPECT_EQ(corio::test::open_fd_count(), before);
+}
+
+TEST(IoUringBackend, AMultishotAcceptCancelledMidBatchClosesTheConnectionsItAcceptedLate) {
+    MAKE_OR_SKIP(b);
+    const std::size_t before = corio::test::open_fd_count();
+    for (int round = 0; round < 10; ++round) {
+        const unique_fd listener = corio::test::make_tcp_listener(128);
+        auto a = std::make_unique<fd_acceptor>(listener.get());
+        ASSERT_FALSE(start(*b, *a));
+        b->wait(0ns);
+        std::vector<unique_fd> clients = connect_clients(listener.get(), 10);
+        // Cancelled from its own first completion, while the others of the batch wait to be
+        // delivered: they find the slot empty, and their fds must be closed, not leaked.
+        std::size_t kept = 0;
+        a->on_fd = [&](fd_acceptor& self) {
+            kept = self.fds.size();
+            EXPECT_TRUE(b->cancel(self));
+            self.on_fd = nullptr;
+        };
+        fd_acceptor* raw = a.get();
+        ASSERT_TRUE(drive(*b, [&] { return !raw->fds.empty(); }));
+        EXPECT_EQ(raw->fds.size(), kept) << "no completion after the cancel";
+        EXPECT_TRUE(raw->finals.empty());
+        a.reset(); // ASan: nothing may reach it now
+        corio::test::settle(*b);
+        EXPECT_FALSE(b->has_pending());
+    }
+    EXPECT_EQ(corio::test::open_fd_count(), before);
+}
+
+TEST(IoUringBackend, ACancelledMultishotAcceptLeaksNoFdWhateverTheTiming) {
+    MAKE_OR_SKIP(b);
+    const std::size_t before = corio::test::open_fd_count();
+    for (int round = 0; round < 20; ++round) {
+        const unique_fd listener = corio::test::make_tcp_listener(128);
+        auto a = std::make_unique<fd_acceptor>(listener.get());
+        ASSERT_FALSE(start(*b, *a));
+        if (round % 2 == 1)
+            b->wait(0ns); // in the kernel (else the SQE is still unsubmitted)
+        std::vector<unique_fd> clients = connect_clients(listener.get(), round % 5);
+        ASSERT_TRUE(b->cancel(*a));
+        a.reset();
+        corio::test::settle(*b);
+        EXPECT_FALSE(b->has_pending());
+    }
+    EXPECT_EQ(corio::test::open_fd_count(), before);
+}
+
+TEST(IoUringBackend, WithoutMultishotAcceptAMultishotAcceptRunsAsASingleAccept) {
+    io_uring_options options;
+    options.multishot_accept = false;
+    MAKE_OR_SKIP(b, options);
+    EXPECT_FALSE(b->caps().multishot_accept);
+    const unique_fd listener = corio::test::make_tcp_listener(128);
+    std::vector<unique_fd> clients = connect_clients(listener.get(), 3);
+    fd_acceptor a(listener.get());
+    ASSERT_FALSE(start(*b, a));
+    ASSERT_TRUE(drive(*b, [&] { return !a.finals.empty(); }));
+    corio::test::settle(*b);
+    EXPECT_EQ(a.fds.size(), 1u) << "one connection, then it ends (m_more false)";
+    ASSERT_EQ(a.finals.size(), 1u);
+    EXPECT_GE(a.finals[0], 0);
     EXPECT_FALSE(b->has_pending());
 }
 

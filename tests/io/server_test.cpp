@@ -444,6 +444,45 @@ TEST(Server, NoFdOutlivesTheServerAndItsConnections) {
     EXPECT_EQ(corio::test::open_fd_count(), before);
 }
 
+TEST(Server, UnderIoUringTwoHundredConnectionsAreServedAndNoFdOutlivesTheServer) {
+    // io_uring accepts them with one multishot accept per listener; its queue of accepted fds
+    // and its withdrawal at close() must leave nothing open.
+    corio::loop_options options = corio::test::virtual_clock();
+    options.backend = "io_uring";
+    const std::size_t before = corio::test::open_fd_count();
+    std::size_t served = 0;
+    {
+        corio::event_loop loop(options);
+        if (loop.backend_name() != std::string("io_uring"))
+            GTEST_SKIP() << "io_uring is not available here";
+        loop.run_until_complete([](std::size_t& served) -> task<void> {
+            server srv = co_await start_server(echo_lines, "127.0.0.1", 0);
+            std::vector<streams> clients;
+            clients.reserve(200);
+            for (int i = 0; i < 200; ++i)
+                clients.push_back(co_await connect_to(srv));
+            for (streams& c : clients) {
+                task<std::string> rt = round_trip(c, "ping\n");
+                const std::string echo = co_await std::move(rt);
+                served += echo == "ping\n" ? 1 : 0;
+            }
+            // Connections the server has accepted but not served yet, and some still queued
+            // on the listener, when it closes.
+            std::vector<corio::net::socket> late;
+            for (int i = 0; i < 20; ++i) {
+                late.push_back(corio::net::socket::open(AF_INET, SOCK_STREAM));
+                co_await late.back().connect(srv.endpoints().at(0));
+            }
+            srv.close();
+            clients.clear();
+            late.clear();
+            co_await srv.wait_closed();
+        }(served));
+    }
+    EXPECT_EQ(served, 200u);
+    EXPECT_EQ(corio::test::open_fd_count(), before);
+}
+
 // ---------------------------------------------------------------------- accept back-off ---
 
 /// Counts the steps of the accept task (named "corio accept") while installed.

@@ -16,7 +16,10 @@
 
 namespace corio {
 class event_loop;
+namespace detail {
+class multishot_accept;
 }
+} // namespace corio
 
 namespace corio::net {
 
@@ -191,6 +194,8 @@ class socket {
     friend class detail::io_awaiter;
     friend class detail::connect_awaiter;
     friend class detail::accept_awaiter;
+    // The servers' multishot accept (io_uring) wraps the fds it accepts, already non-blocking.
+    friend class corio::detail::multishot_accept;
 
     explicit socket(int fd) noexcept : m_fd(fd) {}
     void set_option_raw(int level, int name, const void* value, socklen_t len);

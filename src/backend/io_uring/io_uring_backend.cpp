@@ -147,6 +147,9 @@ void io_uring_backend::open_ring() {
         r = io_uring_register_sync_cancel(&m_ring, &reg);
         if (r != -ENOENT && r != 0)
             sys::throw_errno(ENOSYS, "io_uring: the kernel lacks synchronous cancellation");
+        // Multishot accept came with 5.19, before synchronous cancellation (6.0): a kernel that
+        // got this far has it. (An opcode probe cannot tell: it is a flag of IORING_OP_ACCEPT.)
+        m_multishot_accept = m_options.multishot_accept;
     } catch (...) {
         io_uring_queue_exit(&m_ring);
         throw;
@@ -167,7 +170,16 @@ io_uring_backend::~io_uring_backend() {
         // Their completions are run and reaped here, on the loop thread, so that tearing the
         // ring down leaves no work for this thread (which would interrupt its next wait).
         (void)io_uring_get_events(&m_ring);
-        io_uring_cq_advance(&m_ring, io_uring_cq_ready(&m_ring));
+        reap();
+        // Connections accepted for an operation that will never see them are closed here.
+        for (const completion& c : m_reaped) {
+            if (c.user_data >= m_slot_count || c.res < 0)
+                continue;
+            const slot& s = slot_at(static_cast<std::uint32_t>(c.user_data));
+            if (s.kind == io_kind::accept && !s.polling && !s.nop)
+                ::close(c.res);
+        }
+        m_reaped.clear();
     }
     if (m_buf_ring)
         io_uring_unregister_buf_ring(&m_ring, 0);
@@ -275,6 +287,7 @@ backend_caps io_uring_backend::caps() const noexcept {
     backend_caps c;
     c.completes_inline = false;
     c.provided_buffers = m_buf_ring != nullptr;
+    c.multishot_accept = m_multishot_accept;
     return c;
 }
 
@@ -390,8 +403,15 @@ void io_uring_backend::prep(io_uring_sqe* sqe, std::uint32_t i) {
             io_uring_prep_write(sqe, op.m_fd, op.m_buf, length_of(op.m_len), ~std::uint64_t{0});
             break;
         case io_kind::accept:
-            io_uring_prep_accept(sqe, op.m_fd, op.m_addr, op.m_addrlen,
-                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (s.multishot) {
+                // No address: every completion would write it to the same place, before the
+                // earlier ones are delivered.
+                io_uring_prep_multishot_accept(sqe, op.m_fd, nullptr, nullptr,
+                                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+            } else {
+                io_uring_prep_accept(sqe, op.m_fd, op.m_addr, op.m_addrlen,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+            }
             break;
         case io_kind::connect:
             io_uring_prep_connect(sqe, op.m_fd, op.m_addr, *op.m_addrlen);
@@ -421,7 +441,8 @@ void io_uring_backend::start(io_operation& op) {
     slot& s = slot_at(i);
     s.op = &op;
     s.kind = op.m_kind;
-    s.multishot = op.m_multishot && op.m_kind == io_kind::recv;
+    s.multishot = op.m_multishot && (op.m_kind == io_kind::recv ||
+                                     (op.m_kind == io_kind::accept && m_multishot_accept));
     s.queued_call = is_serialised(op);
     op.m_backend_slot = i;
     try {
@@ -686,7 +707,7 @@ void io_uring_backend::deliver(const completion& c) noexcept {
                 ++m_buffers_out;
             }
             if (!more) {
-                if (c.res == -ENOBUFS && !s.stopping) {
+                if (c.res == -ENOBUFS && !s.stopping && s.kind == io_kind::recv) {
                     // The pool ran dry. Retried at once while some buffer is back in the ring
                     // (or on its way there); else when one is recycled.
                     s.in_kernel = false;
@@ -726,6 +747,7 @@ void io_uring_backend::deliver(const completion& c) noexcept {
     const bool poll = is_poll_kind(s.kind);
     free_slot(i);
     --m_pending;
+    op->m_more = false; // a multishot accept run as a single one (no multishot_accept) ends
     op->m_result = poll && c.res >= 0 ? (c.res & reported_events) : c.res;
     if (serial)
         advance_queue(*op);

@@ -26,6 +26,8 @@ struct io_uring_options {
     /// stalled readers before it runs dry (a recv that finds it empty waits for a recycle).
     unsigned buffer_count = 1024;
     unsigned buffer_size = 4096;
+    /// Multishot accept where the kernel has it (tests turn it off to check the other path).
+    bool multishot_accept = true;
 };
 
 /// The Linux io_uring backend, on liburing.
@@ -68,8 +70,13 @@ struct io_uring_options {
 ///
 /// Multishot recv (io_operation::m_multishot, kernels >= 6.0) fills buffers of one provided
 /// buffer ring (group 0) shared by the loop; ENOBUFS is handled here (the recv is re-armed as
-/// soon as a buffer is recycled), never reported. Multishot accept is not used: accept is one
-/// SQE per operation.
+/// soon as a buffer is recycled), never reported.
+///
+/// Multishot accept (io_operation::m_multishot on an accept, kernels >= 5.19, so every kernel
+/// that passes the synchronous-cancellation probe of the constructor): one SQE delivers one
+/// completion per connection. An fd whose completion arrives after a cancel() finds the slot
+/// empty and is closed here, so a withdrawn accept leaks none. Without it (the option off), a
+/// multishot accept runs as a single accept whose completion has m_more false.
 ///
 /// Closing a ring makes the kernel interrupt the thread that used it once, later (its next
 /// blocking call returns EINTR); so the ring of a destroyed backend is kept, drained, for the
@@ -109,7 +116,7 @@ class io_uring_backend final : public backend {
         bool multishot : 1 = false;
         bool in_kernel : 1 = false;   ///< a completion is still to come for this slot
         bool polling : 1 = false;     ///< the SQE in flight is the POLL_ADD of an EAGAIN retry
-        bool stopping : 1 = false;    ///< multishot recv: stop() was asked
+        bool stopping : 1 = false;    ///< multishot recv or accept: stop() was asked
         bool nop : 1 = false;         ///< its SQE was turned into a NOP: it ends with -ECANCELED
         bool parked : 1 = false;      ///< multishot recv waiting for a buffer (no SQE)
         bool queued_call : 1 = false; ///< a serialised call (head of its fd queue)
@@ -201,6 +208,8 @@ class io_uring_backend final : public backend {
     provided_buffer_pool m_pool;
     std::uint32_t m_buffers_out = 0;
     std::uint32_t m_parked = no_slot; // multishot recvs waiting for a buffer
+    /// The kernel has multishot accept (see open_ring) and the options allow it.
+    bool m_multishot_accept = false;
 };
 
 } // namespace corio::detail
