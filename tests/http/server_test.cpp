@@ -45,18 +45,29 @@ thread_local std::size_t t_allocations = 0;
 } // namespace
 
 #if CORIO_TEST_COUNT_ALLOCATIONS
-void* operator new(std::size_t n) {
+namespace {
+// Not inlined: g++ 12 at -O2 would otherwise see malloc's pointer reach free() through an
+// inlined `delete` and warn about a mismatched pair (-Wmismatched-new-delete).
+[[gnu::noinline]] void* counted_malloc(std::size_t n) {
     if (t_counting)
         ++t_allocations;
     if (void* p = std::malloc(n ? n : 1))
         return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept {
+[[gnu::noinline]] void counted_free(void* p) noexcept {
     std::free(p);
 }
+} // namespace
+
+void* operator new(std::size_t n) {
+    return counted_malloc(n);
+}
+void operator delete(void* p) noexcept {
+    counted_free(p);
+}
 void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
+    counted_free(p);
 }
 #endif
 
