@@ -4,38 +4,22 @@
 // one task is on the CPU at a time. The binary is found next to this test's build directory
 // (<build>/examples/walkthrough); a build without examples skips these tests.
 
+#include "support/run_command.hpp"
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
 namespace {
 
 std::filesystem::path walkthrough_path() {
-    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
-    return self.parent_path().parent_path() / "examples" / "walkthrough";
+    return corio::test::example_path("walkthrough");
 }
 
-struct outcome {
-    int status = -1;
-    std::string output;
-};
+using outcome = corio::test::command_outcome;
 
 outcome run(const std::string& args) {
-    outcome out;
-    const std::string cmd = walkthrough_path().string() + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p)
-        return out;
-    std::array<char, 4096> buf;
-    while (std::fgets(buf.data(), static_cast<int>(buf.size()), p))
-        out.output += buf.data();
-    const int st = ::pclose(p);
-    out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
+    return corio::test::run_command(walkthrough_path().string() + " " + args);
 }
 
 TEST(Walkthrough, SelfTestOverlapsTheWaitsOfThreeRequestsToAServerOnItsOwnThread) {

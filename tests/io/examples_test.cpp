@@ -4,38 +4,19 @@
 // check passed. The binaries are found next to this test's build directory
 // (<build>/examples/<name>); a build without examples skips these tests.
 
+#include "support/run_command.hpp"
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
 namespace {
 
-std::filesystem::path example_path(const std::string& name) {
-    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
-    return self.parent_path().parent_path() / "examples" / name;
-}
-
-struct outcome {
-    int status = -1;
-    std::string output;
-};
+using corio::test::example_path;
+using outcome = corio::test::command_outcome;
 
 outcome run_self_test(const std::filesystem::path& exe) {
-    outcome out;
-    const std::string cmd = exe.string() + " --self-test 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p)
-        return out;
-    std::array<char, 4096> buf;
-    while (std::fgets(buf.data(), static_cast<int>(buf.size()), p))
-        out.output += buf.data();
-    const int st = ::pclose(p);
-    out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
+    return corio::test::run_command(exe.string() + " --self-test");
 }
 
 void check_example(const std::string& name) {
