@@ -114,6 +114,10 @@ struct backend_caps {
     bool provided_buffers = false;
     /// Multishot accept (io_operation::m_multishot on an accept, stop).
     bool multishot_accept = false;
+    /// Stream transports should queue their sends (io_kind::send) rather than make send calls:
+    /// the backend hands every send queued during a loop turn to the kernel in the one system
+    /// call that also waits (io_uring), so a queued send costs no system call of its own.
+    bool queued_sends = false;
 };
 
 /// Per provided buffer, for whoever holds it: a holder may chain the buffers it holds (and
@@ -182,9 +186,13 @@ class backend {
 
     /// Waits for completions for at most `timeout` (nullopt: until there is one or the waker
     /// fires) and delivers them. Returns when the timeout expires, something completed, or the
-    /// waker fired; a signal does not end it (see retry_interrupted). Errors: std::system_error
-    /// if the kernel wait fails for a reason other than a signal.
-    virtual void wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
+    /// waker fired; a signal does not end it (see retry_interrupted). Returns true when it
+    /// handed operations to the kernel or delivered completions of operations the kernel ran
+    /// (io_uring), so that a wait right after may find more (bytes it sent to a peer in this
+    /// process, received by a recv of this loop): the virtual clock does not jump then.
+    /// Readiness backends make their calls in submit() and return false. Errors:
+    /// std::system_error if the kernel wait fails for a reason other than a signal.
+    virtual bool wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
     /// The waker of this backend.
     [[nodiscard]] virtual std::shared_ptr<waker> get_waker() const = 0;
@@ -232,7 +240,8 @@ int retry_interrupted(std::optional<std::chrono::nanoseconds> timeout, WaitOnce 
 /// (a kernel or a build without it, seccomp, /proc/sys/kernel/io_uring_disabled: ENOSYS, EPERM
 /// or EACCES), epoll is created instead, with a one-line notice on stderr in debug builds
 /// (NDEBUG not defined). Errors: std::invalid_argument for an unknown name (or
-/// CORIO_EPOLL_MODE value), naming the available ones; std::system_error if the kernel refuses
+/// CORIO_EPOLL_MODE value, or CORIO_IO_URING_SENDS value: "queued", the default, or "direct"
+/// for send calls as on epoll), naming the available ones; std::system_error if the kernel refuses
 /// to create the backend.
 std::unique_ptr<backend> make_backend(std::string_view name);
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace corio::detail {
@@ -72,7 +73,16 @@ void notice_fallback([[maybe_unused]] const std::system_error& e) noexcept {
 
 #ifdef CORIO_HAVE_IO_URING
 std::unique_ptr<backend> make_io_uring_backend() {
-    return std::make_unique<io_uring_backend>();
+    // CORIO_IO_URING_SENDS=direct: streams make send calls, as on epoll (for comparisons).
+    io_uring_options options;
+    const char* env = std::getenv("CORIO_IO_URING_SENDS");
+    const std::string_view sends = env ? std::string_view(env) : std::string_view();
+    if (sends == "direct")
+        options.queued_sends = false;
+    else if (!sends.empty() && sends != "queued")
+        throw std::invalid_argument("corio: unknown CORIO_IO_URING_SENDS '" + std::string(sends) +
+                                    "' (expected queued or direct)");
+    return std::make_unique<io_uring_backend>(options);
 }
 #else
 // This build has no io_uring backend: asking for it falls back to epoll (see make_backend).

@@ -167,11 +167,12 @@ void scheduler::run_once() {
                 std::chrono::nanoseconds(std::max<std::int64_t>(wait, 0)));
         }
     }
-    poll_io(timeout);
+    const bool unsettled = poll_io(timeout);
 
     if (m_timers.empty())
         return;
-    if (m_clock == clock_mode::virtual_time && !m_ready_head && !m_stopping)
+    // Virtual time moves only when the loop is idle: nothing to run, and no I/O in motion.
+    if (m_clock == clock_mode::virtual_time && !m_ready_head && !m_stopping && !unsettled)
         m_virtual_now = std::max(m_virtual_now, m_timers.next_deadline());
     const std::int64_t now = now_ns();
     while (detail::timer_node* n = m_timers.pop_due(now))

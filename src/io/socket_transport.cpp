@@ -34,6 +34,7 @@ socket_transport::socket_transport(event_loop& loop, net::socket s)
             m_read_wait.op.m_kind = io_kind::recv;
             m_read_wait.op.m_multishot = true;
             m_read_wait.op.m_complete = &on_chunk;
+            m_queue_sends = caps.queued_sends;
         }
     }
 }
@@ -65,15 +66,160 @@ std::int64_t socket_transport::try_read(std::span<std::byte> buf) {
     return r;
 }
 
-// Why writes on io_uring are send calls (the default backend::try_transfer) and not
-// IORING_OP_SEND: a queued send needs a copy of the bytes that outlives try_write, so the
-// transport would hold bytes the stream believes written. close() would then have to linger until
-// they are out, write_eof() to wait for them, and the stream's high-water mark would no longer
-// bound what a connection buffers; a non-blocking send keeps the readiness contract of transport
-// (bytes accepted are in the kernel) at the price of one syscall per write. A batched send path
-// is the next step.
+/// A queued send and a copy of its bytes.
+///
+/// Invariant: `op` is in the backend exactly while the slot is its transport's m_send; the
+/// kernel has taken the bytes before `offset` (a short send goes on from there).
+struct socket_transport::send_slot {
+    static constexpr std::size_t size = 2048;
+    struct header {
+        io_operation op;
+        socket_transport* self = nullptr;
+        send_slot* next_free = nullptr;
+        std::uint32_t end = 0;
+        std::uint32_t offset = 0;
+    };
+    header h;
+    std::byte data[size - sizeof(header)];
+    static constexpr std::size_t capacity = size - sizeof(header);
+};
+
+namespace {
+
+/// The send slots of this thread's loops that are not in flight. A loop needs as many as it
+/// has sends in flight at once; past `keep` idle slots, a returned one is freed, so a burst
+/// does not pin memory for good.
+class send_slot_pool {
+  public:
+    using slot = socket_transport::send_slot;
+    static constexpr std::size_t keep = 1024; // 2 MiB
+
+    send_slot_pool() = default;
+    send_slot_pool(const send_slot_pool&) = delete;
+    send_slot_pool& operator=(const send_slot_pool&) = delete;
+    ~send_slot_pool() {
+        while (m_free) {
+            slot* s = m_free;
+            m_free = s->h.next_free;
+            delete s;
+        }
+    }
+    slot* take() {
+        if (slot* s = m_free) {
+            m_free = s->h.next_free;
+            --m_count;
+            return s;
+        }
+        return new slot;
+    }
+    void give_back(slot* s) noexcept {
+        if (m_count >= keep) {
+            delete s;
+            return;
+        }
+        s->h.next_free = m_free;
+        m_free = s;
+        ++m_count;
+    }
+
+  private:
+    slot* m_free = nullptr;
+    std::size_t m_count = 0;
+};
+
+thread_local send_slot_pool t_send_slots;
+
+} // namespace
+
 std::int64_t socket_transport::try_write(std::span<const std::byte> buf) {
+    if (m_queue_sends) {
+        if (m_send_error != 0) [[unlikely]]
+            throw_error(m_send_error, "send to");
+        if (m_send)
+            return would_block; // one send queued at a time keeps the bytes in order
+        if (buf.size() <= send_slot::capacity)
+            return queue_send(buf);
+    }
     return transfer(io_kind::send, const_cast<std::byte*>(buf.data()), buf.size());
+}
+
+// ------------------------------------------------------------------------ queued sends ---
+
+std::size_t socket_transport::send_backlog() const noexcept {
+    return m_send->h.end - m_send->h.offset;
+}
+
+std::int64_t socket_transport::queue_send(std::span<const std::byte> buf) {
+    if (!m_sock.is_open() || !loop_alive())
+        return transfer(io_kind::send, const_cast<std::byte*>(buf.data()), buf.size());
+    send_slot* s = t_send_slots.take();
+    const auto n = static_cast<std::uint32_t>(buf.size()); // <= send_slot::capacity
+    std::memcpy(s->data, buf.data(), n);
+    io_operation& op = s->h.op;
+    op = io_operation{};
+    op.m_kind = io_kind::send;
+    op.m_fd = m_sock.native_handle();
+    op.m_complete = &on_sent;
+    op.m_buf = s->data;
+    op.m_len = n;
+    s->h.self = this;
+    s->h.end = n;
+    s->h.offset = 0;
+    bool done;
+    try {
+        done = m_backend->submit(op);
+    } catch (...) {
+        t_send_slots.give_back(s);
+        throw;
+    }
+    m_send = s;
+    if (done) // not on io_uring, whose sends complete in a later wait()
+        send_done(op.m_result);
+    return n;
+}
+
+void socket_transport::on_sent(io_operation* op) noexcept {
+    auto* s = reinterpret_cast<send_slot*>(op);
+    s->h.self->send_done(op->m_result);
+}
+
+void socket_transport::send_done(std::int64_t r) noexcept {
+    send_slot* s = m_send;
+    if (r > 0 && s->h.offset + r < s->h.end) {
+        // A short send: the rest goes next, before anything written later.
+        s->h.offset += static_cast<std::uint32_t>(r);
+        s->h.op.m_buf = s->data + s->h.offset;
+        s->h.op.m_len = s->h.end - s->h.offset;
+        try {
+            if (!m_backend->submit(s->h.op))
+                return;
+            send_done(s->h.op.m_result);
+            return;
+        } catch (...) {
+            r = -ENOMEM;
+        }
+    }
+    m_send = nullptr;
+    t_send_slots.give_back(s);
+    if (r < 0) {
+        m_send_error = static_cast<int>(-r);
+    } else if (m_eof_after_send) {
+        m_eof_after_send = false;
+        if (::shutdown(m_sock.native_handle(), SHUT_WR) != 0)
+            m_send_error = errno;
+    }
+    // The stream learns of a failure even when it waits for nothing (as asyncio's transport
+    // reports a failed write as the connection lost).
+    if (m_send_waiting || m_send_error != 0) {
+        m_send_waiting = false;
+        m_events->on_writable(); // last: the stream may close the transport
+    }
+}
+
+void socket_transport::stop_queueing_sends() {
+    if (m_send)
+        throw std::logic_error("corio: a send is still queued on this socket");
+    m_queue_sends = false;
 }
 
 // ----------------------------------------------------------------------- multishot mode ---
@@ -241,6 +387,10 @@ void socket_transport::wait_readable() {
 }
 
 void socket_transport::wait_writable() {
+    if (m_send) {
+        m_send_waiting = true; // reported when the queued send is done
+        return;
+    }
     if (m_write_armed)
         return;
     if (!m_write_wait) {
@@ -271,6 +421,7 @@ void socket_transport::cancel_wait_readable() noexcept {
 }
 
 void socket_transport::cancel_wait_writable() noexcept {
+    m_send_waiting = false;
     if (m_write_wait)
         disarm(*m_write_wait, m_write_armed);
 }
@@ -289,6 +440,10 @@ void socket_transport::on_write_ready(io_operation* op) noexcept {
 }
 
 void socket_transport::write_eof() {
+    if (m_send) {
+        m_eof_after_send = true; // after the queued bytes
+        return;
+    }
     m_sock.shutdown(net::shutdown_how::send);
 }
 
@@ -309,6 +464,15 @@ void socket_transport::shut(bool reset) noexcept {
         m_head = m_tail = no_chunk;
         m_unread = 0;
     }
+    if (m_send) {
+        // Only an abort, a failed stream or a loop torn down gets here with bytes queued (the
+        // streams wait for write_backlog() before they close): they are dropped.
+        if (loop_alive())
+            m_backend->cancel(m_send->h.op);
+        t_send_slots.give_back(m_send);
+        m_send = nullptr;
+    }
+    m_send_waiting = false;
     if (reset) {
         const ::linger l{1, 0};
         ::setsockopt(m_sock.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);

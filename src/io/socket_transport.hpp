@@ -35,8 +35,15 @@ namespace corio::detail {
 ///   an idle connection holds no buffer. Past 64 KiB unread the recv is stopped (without losing
 ///   what it already received) and re-armed once the stream has read half of it, so a peer
 ///   whose stream is not read cannot drain the shared pool. The end of the stream and errors
-///   are returned once every earlier byte has been read. Writes are non-blocking send calls
-///   and their waits polls, as in the direct mode (see the .cpp for why not IORING_OP_SEND).
+///   are returned once every earlier byte has been read. Writes are queued sends where the
+///   backend asks for them (backend_caps::queued_sends): try_write copies the bytes into the
+///   transport's send slot and queues one IORING_OP_SEND, which the loop hands to the kernel
+///   with everything else of its turn in one io_uring_enter, so a write costs no system call
+///   of its own. One send is queued at a time: until it is done, try_write answers would_block
+///   and the stream buffers the rest; the slot's bytes are the write_backlog() that the stream
+///   waits for before it closes or half-closes. Writes longer than a slot holds (about 1.9 KiB),
+///   with nothing queued, are send calls. Without queued sends, writes are non-blocking send
+///   calls and their waits polls, as in the direct mode.
 /// - direct (io_uring without provided buffers, kernels before 6.0): non-blocking recv/send
 ///   syscalls (MSG_DONTWAIT), and polls through the backend to wait.
 ///
@@ -44,6 +51,9 @@ namespace corio::detail {
 /// it then only closes its fd, without touching the gone backend.
 class socket_transport final : public transport {
   public:
+    /// A queued send (defined and pooled in the .cpp).
+    struct send_slot;
+
     /// No socket: the stream uses another transport.
     socket_transport() noexcept = default;
     /// Takes `s` (connected, non-blocking) for use on `loop`.
@@ -54,6 +64,17 @@ class socket_transport final : public transport {
 
     std::int64_t try_read(std::span<std::byte> buf) override;
     std::int64_t try_write(std::span<const std::byte> buf) override;
+    /// Queued sends: the bytes of the send in flight. Errors: std::system_error, the failure of
+    /// the last queued send (reported until the transport closes).
+    std::size_t write_backlog() override {
+        if (m_send_error != 0) [[unlikely]]
+            throw_error(m_send_error, "send to");
+        return m_send ? send_backlog() : 0;
+    }
+    /// From now on writes are send calls, never queued (for a transport layered on this one,
+    /// which closes it without waiting for a backlog). Errors: std::logic_error while a send is
+    /// queued.
+    void stop_queueing_sends();
     void wait_readable() override;
     void wait_writable() override;
     void cancel_wait_readable() noexcept override;
@@ -73,6 +94,7 @@ class socket_transport final : public transport {
         socket_transport* self = nullptr;
     };
     enum class mode : std::uint8_t { readiness, direct, multishot };
+
     static constexpr std::uint32_t no_chunk = ~std::uint32_t{0};
     /// Multishot mode: unread bytes past which the recv is stopped (re-armed at half of it).
     static constexpr std::uint32_t read_high_water = 64 * 1024;
@@ -96,6 +118,11 @@ class socket_transport final : public transport {
     void release_chunks() noexcept;
     void report_soon();
     static void on_chunk(io_operation* op) noexcept;
+    /// Queued sends.
+    std::int64_t queue_send(std::span<const std::byte> buf);
+    void send_done(std::int64_t r) noexcept;
+    [[nodiscard]] std::size_t send_backlog() const noexcept;
+    static void on_sent(io_operation* op) noexcept;
 
     net::socket m_sock;
     backend* m_backend = nullptr;
@@ -123,6 +150,16 @@ class socket_transport final : public transport {
     bool m_recv_stopping : 1 = false; ///< stop() was asked (backpressure)
     bool m_read_waiting : 1 = false;  ///< wait_readable() is armed
     callback_handle m_report;         ///< a wait armed while data was already here
+
+    // Queued sends (m_queue_sends).
+    bool m_queue_sends = false;
+    bool m_send_waiting = false;   ///< wait_writable() waits for the queued send
+    bool m_eof_after_send = false; ///< write_eof() shuts down once the queued send is done
+    int m_send_error = 0;          ///< errno of a queued send that failed
+    /// The send in flight, with a copy of its bytes (the caller's buffer does not outlive
+    /// try_write), or null. Slots come from a per-thread pool and go back as soon as their send
+    /// is done, so an idle connection holds none.
+    send_slot* m_send = nullptr;
 };
 
 } // namespace corio::detail

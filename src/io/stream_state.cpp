@@ -137,7 +137,7 @@ void stream_state::release() noexcept {
     assert(m_refs > 0);
     if (--m_refs != 0)
         return;
-    if (!m_linger_tried && !m_closed && !m_wbuf.empty()) {
+    if (!m_linger_tried && !m_closed && (!m_wbuf.empty() || unsent() != 0)) {
         // Bytes are still buffered: flush them before closing, as asyncio's transport does after
         // close(). A task owns the stream meanwhile, so that a loop that ends (corio::run
         // cancels what is left; a closed loop destroys it) still closes the connection.
@@ -191,10 +191,14 @@ void stream_state::layer_transport(
         why = "the end of the stream was read";
     else if (m_eof_pending)
         why = "write_eof() was called";
+    else if (unsent() != 0)
+        why = "bytes written are still being sent (await them first)";
     if (why)
         throw std::logic_error(std::string("corio: cannot layer a transport (start_tls): ") + why);
     // No wait is armed now (no read is parked, nothing is buffered to write).
     const bool was_custom = m_custom != nullptr;
+    if (!was_custom) // the layered transport closes the socket without waiting for a backlog
+        m_socket.stop_queueing_sends();
     std::unique_ptr<transport> lower =
         was_custom ? std::move(m_custom) : std::make_unique<embedded_transport_ref>(m_socket);
     std::unique_ptr<transport> upper;
@@ -568,8 +572,19 @@ void stream_state::write(std::span<const std::byte> data) {
         }
         if (r > 0) {
             data = data.subspan(static_cast<std::size_t>(r));
-            if (data.empty())
+            if (data.empty()) {
+                // A transport that queues its sends holds the bytes until the kernel has them.
+                try {
+                    if (backlog() > m_high) [[unlikely]] {
+                        m_paused = true;
+                        arm_write();
+                    }
+                } catch (...) {
+                    fail(std::current_exception());
+                    throw;
+                }
                 return;
+            }
         }
         // Only the rest is copied.
         std::memcpy(m_wbuf.tail(data.size(), data.size()).data(), data.data(), data.size());
@@ -592,26 +607,29 @@ void stream_state::on_writable() noexcept {
 }
 
 void stream_state::flush() noexcept {
-    while (!m_wbuf.empty()) {
-        std::int64_t r;
-        try {
-            r = write_some(m_wbuf.view());
-            if (r == transport::would_block) {
-                arm_write();
+    std::size_t held;
+    try {
+        while (!m_wbuf.empty()) {
+            const std::int64_t r = write_some(m_wbuf.view());
+            if (r == transport::would_block)
                 break;
-            }
-        } catch (...) {
-            fail(std::current_exception());
-            return;
+            m_wbuf.consume(static_cast<std::size_t>(r));
         }
-        m_wbuf.consume(static_cast<std::size_t>(r));
+        held = m_wbuf.size() + backlog();
+        if (held != 0)
+            arm_write();
+    } catch (...) {
+        fail(std::current_exception());
+        return;
     }
-    if (m_paused && m_wbuf.size() <= m_low) {
+    if (m_paused && held <= m_low) {
         m_paused = false;
         wake_writers();
     }
-    if (!m_wbuf.empty())
+    if (held != 0)
         return;
+    if (!m_writers.empty())
+        wake_writers(); // flushed
     if (m_eof_pending && !m_eof_sent) {
         m_eof_sent = true;
         try {
@@ -625,12 +643,34 @@ void stream_state::flush() noexcept {
         finish_close();
 }
 
+std::size_t stream_state::unsent() const noexcept {
+    try {
+        return const_cast<stream_state*>(this)->backlog();
+    } catch (...) {
+        return 0;
+    }
+}
+
+void stream_state::enqueue(stream_write_waiter& w) noexcept {
+    m_writers.push_back(w);
+    if (w.m_what != write_wait::flushed)
+        return;
+    // The transport reports the end of its backlog only to an armed wait.
+    try {
+        arm_write();
+    } catch (...) {
+        fail(std::current_exception());
+    }
+}
+
 bool stream_state::write_ready(write_wait w) const noexcept {
     switch (w) {
     case write_wait::drain:
         return m_error || m_closed || !m_paused;
     case write_wait::closed:
         return m_closed;
+    case write_wait::flushed:
+        return m_error || m_closed || (m_wbuf.empty() && !unsent() != 0);
     }
     return true;
 }
@@ -638,7 +678,7 @@ bool stream_state::write_ready(write_wait w) const noexcept {
 void stream_state::check_after_wait(write_wait w) const {
     if (m_error)
         std::rethrow_exception(m_error);
-    if (w == write_wait::drain && m_aborted)
+    if (w != write_wait::closed && m_aborted)
         throw std::system_error(EPIPE, std::generic_category(),
                                 "corio::stream_writer: the stream was aborted with data unsent");
 }
@@ -680,9 +720,18 @@ void stream_state::set_write_limits(std::size_t high, std::size_t low) {
             "corio::stream_writer::set_write_buffer_limits: need low <= high <= 1 GiB");
     m_high = static_cast<std::uint32_t>(high);
     m_low = static_cast<std::uint32_t>(low);
-    if (m_wbuf.size() > m_high) {
+    const std::size_t held = m_wbuf.size() + unsent();
+    if (held > m_high) {
+        if (!m_paused && m_wbuf.empty()) {
+            try {
+                arm_write(); // to hear when the backlog is sent
+            } catch (...) {
+                fail(std::current_exception());
+                throw;
+            }
+        }
         m_paused = true;
-    } else if (m_paused && m_wbuf.size() <= m_low) {
+    } else if (m_paused && held <= m_low) {
         m_paused = false;
         wake_writers();
     }
@@ -696,8 +745,10 @@ void stream_state::close() noexcept {
     m_closing = true;
     m_eof = true; // reading stops: a parked read sees the end of the stream
     finish_parked_read();
-    if (m_wbuf.empty())
-        finish_close();
+    if (m_wbuf.empty()) {
+        // flush() closes once the transport's backlog is sent too (or fails the stream).
+        flush();
+    }
     // Otherwise flush() closes once the buffer is empty.
 }
 

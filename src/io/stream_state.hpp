@@ -95,8 +95,9 @@ struct handler_watch : done_link {
 /// Invariants:
 /// - At most one read is parked (m_reader), and the transport's read wait is armed exactly while
 ///   it is, except transiently inside on_readable().
-/// - The transport's write wait is armed exactly while m_wbuf is not empty and the stream has not
-///   failed or been aborted.
+/// - The transport's write wait is armed exactly while m_wbuf is not empty or the transport has
+///   a write backlog (queued sends) that flush() has seen, and the stream has not failed or been
+///   aborted. Backlog bytes count as buffered for the high-water mark, close and write_eof.
 /// - m_closed implies the transport is closed, m_wbuf is empty and no wait is armed.
 class stream_state final : public transport_events {
   public:
@@ -136,7 +137,7 @@ class stream_state final : public transport_events {
     void write(std::span<const std::byte> data);
     /// True when a waiter of kind `w` has nothing to wait for.
     [[nodiscard]] bool write_ready(write_wait w) const noexcept;
-    void enqueue(stream_write_waiter& w) noexcept { m_writers.push_back(w); }
+    void enqueue(stream_write_waiter& w) noexcept;
     void dequeue(stream_write_waiter& w) noexcept { m_writers.remove(w); }
     /// After a writer-side wait: throws the stream's error (or EPIPE for a drain whose data was
     /// dropped).
@@ -195,6 +196,15 @@ class stream_state final : public transport_events {
             return m_custom->try_write(buf);
         return m_socket.try_write(buf);
     }
+    /// The transport's write backlog. Errors: the failure of a queued send.
+    std::size_t backlog() {
+        if (m_custom) [[unlikely]]
+            return m_custom->write_backlog();
+        return m_socket.write_backlog();
+    }
+    /// The bytes the transport holds, not yet in the kernel (after a failed queued send: none;
+    /// its failure reached fail() when it was reported).
+    [[nodiscard]] std::size_t unsent() const noexcept;
     /// read_some, failing the stream when the transport fails (then rethrows).
     std::int64_t receive(std::span<std::byte> buf);
 

@@ -32,7 +32,9 @@ bool stream_write_waiter::await_ready() {
 }
 
 bool stream_write_waiter::await_suspend(std::coroutine_handle<> h) {
-    m_task = &this_task(m_what == write_wait::drain ? "stream drain" : "stream wait_closed");
+    m_task = &this_task(m_what == write_wait::drain    ? "stream drain"
+                        : m_what == write_wait::closed ? "stream wait_closed"
+                                                       : "stream flush");
     if (m_task->m_must_cancel)
         return false;
     m_state->enqueue(*this);

@@ -122,17 +122,20 @@ void event_loop::run_remote_calls() noexcept {
     }
 }
 
-void event_loop::poll_io(std::optional<duration> timeout) {
+bool event_loop::poll_io(std::optional<duration> timeout) {
     if (m_remote->maybe_pending())
         timeout = duration::zero();
     // Polling with a zero timeout when no operation is pending can only report the waker, whose
     // posts are visible in the inbox anyway: skip the syscall so that busy loops of ready tasks
     // do not pay for one per iteration.
+    bool unsettled = false;
     if (timeout != duration::zero() || m_backend->has_pending())
-        m_backend->wait(timeout ? std::optional<std::chrono::nanoseconds>(*timeout) : std::nullopt);
+        unsettled = m_backend->wait(timeout ? std::optional<std::chrono::nanoseconds>(*timeout)
+                                            : std::nullopt);
     run_remote_calls();
     if (m_on_interrupt)
         m_on_interrupt();
+    return unsettled;
 }
 
 void event_loop::run_until_done(const task_ref& t) {

@@ -23,6 +23,12 @@ task<streams> start_tls(streams s, context ctx, start_tls_options options) {
         throw std::invalid_argument("corio::tls::start_tls: an empty context");
     const bool server_side = ctx.is_server();
     const std::string name = options.server_hostname.value_or(std::string());
+    {
+        // Bytes written before the upgrade (a STARTTLS reply) go out in the clear first: a
+        // transport that queues its sends may still hold some.
+        corio::detail::stream_write_waiter sent(st, corio::detail::write_wait::flushed);
+        co_await sent;
+    }
     auto made = std::make_unique<detail::tls_transport>(ctx, server_side, name, options.alpn);
     detail::tls_transport* t = made.get();
     st->layer_transport([&](std::unique_ptr<transport>& lower) -> std::unique_ptr<transport> {

@@ -233,8 +233,10 @@ class scheduler {
     explicit scheduler(clock_mode mode);
 
     /// Waits for I/O for at most `timeout` (nullopt: until something happens), and queues the
-    /// work it completes. Implemented by the event loop over its backend.
-    virtual void poll_io(std::optional<duration> timeout) = 0;
+    /// work it completes. Returns true when the I/O may not have settled: a poll right after
+    /// could complete more (see backend::wait), so the virtual clock must not jump yet.
+    /// Implemented by the event loop over its backend.
+    virtual bool poll_io(std::optional<duration> timeout) = 0;
 
     /// One iteration: run ready work, poll I/O, fire due timers.
     void run_once();

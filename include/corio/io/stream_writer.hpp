@@ -108,7 +108,10 @@ class stream_writer {
     /// Changes the high- and low-water marks (asyncio's transport.set_write_buffer_limits).
     /// Errors: std::invalid_argument if low > high.
     void set_write_buffer_limits(std::size_t high, std::size_t low);
-    /// The bytes buffered and not yet sent (asyncio's transport.get_write_buffer_size).
+    /// The bytes buffered and not yet sent (asyncio's transport.get_write_buffer_size). Not
+    /// counted: the bytes of a send that io_uring queues until the end of the loop's turn
+    /// (at most about 2 KiB per connection; close(), write_eof() and drain() past the high-water
+    /// mark wait for them all the same).
     [[nodiscard]] std::size_t write_buffer_size() const noexcept;
 
     /// The peer's endpoint (asyncio's get_extra_info("peername")); known without a system call

@@ -34,8 +34,8 @@ class transport_events {
 /// The contract is readiness-based, as Tokio's poll_read/poll_write: the streams call
 /// try_read/try_write, which never block, and when one would block they arm a one-shot wait and
 /// are told through transport_events when to try again. A transport therefore holds no buffer of
-/// the streams while it waits: an idle connection's memory is the transport's and the streams'
-/// state only.
+/// the streams while it waits (but for the bytes of a queued send, see write_backlog): an idle
+/// connection's memory is the transport's and the streams' state only.
 ///
 /// Rules for implementers: everything happens on the loop thread of the streams. try_read and
 /// try_write are never called while a wait in the same direction is armed (the streams cancel it
@@ -60,10 +60,19 @@ class transport {
     /// Writes a prefix of `buf` now: the count (> 0), or would_block.
     /// Errors: std::system_error (EPIPE, ECONNRESET...); never SIGPIPE.
     virtual std::int64_t try_write(std::span<const std::byte> buf) = 0;
+    /// Bytes that try_write accepted and the transport still holds, not yet in the kernel: a
+    /// transport that queues its sends (the socket transport on io_uring hands them to the kernel
+    /// once per loop turn) counts them here, and the streams count them as buffered (a drain past
+    /// the high-water mark, close(), write_eof() and start_tls wait for them). Such a transport
+    /// reports on_writable() once a queued send is done if a write wait is armed, and always when
+    /// one fails. Errors: std::system_error, the failure of a queued send (EPIPE,
+    /// ECONNRESET...).
+    virtual std::size_t write_backlog() { return 0; }
     /// Arms a one-shot wait for readability: on_readable() is called once try_read may progress.
     /// Errors: std::system_error if the wait cannot be armed.
     virtual void wait_readable() = 0;
-    /// Arms a one-shot wait for writability.
+    /// Arms a one-shot wait for writability (for a transport with a write backlog: until its
+    /// queued send is done, or try_write may progress).
     virtual void wait_writable() = 0;
     /// Withdraws an armed read wait (no effect if none is armed).
     virtual void cancel_wait_readable() noexcept = 0;

@@ -153,7 +153,7 @@ class event_loop final : public scheduler {
     bool remove_writer(int fd) noexcept;
 
   protected:
-    void poll_io(std::optional<duration> timeout) override;
+    bool poll_io(std::optional<duration> timeout) override;
 
   private:
     friend void detail::run_main(event_loop& loop, task_ref main);

@@ -359,7 +359,7 @@ int epoll_backend::epoll_wait_for(std::optional<std::chrono::nanoseconds> timeou
     return ::epoll_wait(m_epoll.get(), m_events, max_events, ms);
 }
 
-void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+bool epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     const bool have_ready_polls = !m_ready_polls.empty();
     if (have_ready_polls)
         timeout = std::chrono::nanoseconds::zero(); // something completes now: do not block
@@ -443,6 +443,7 @@ void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
             // Only costs a spurious wake-up later.
         }
     }
+    return false; // the calls ran in submit(): what they caused is visible to the next wait
 }
 
 } // namespace corio::detail

@@ -288,6 +288,7 @@ backend_caps io_uring_backend::caps() const noexcept {
     c.completes_inline = false;
     c.provided_buffers = m_buf_ring != nullptr;
     c.multishot_accept = m_multishot_accept;
+    c.queued_sends = m_options.queued_sends;
     return c;
 }
 
@@ -754,8 +755,9 @@ void io_uring_backend::deliver(const completion& c) noexcept {
     op->m_complete(op); // may destroy *op
 }
 
-void io_uring_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+bool io_uring_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     activate();
+    bool busy = false;
     if (m_reaped.empty()) {
         io_uring_cqe* cqe = nullptr;
         int r;
@@ -772,6 +774,7 @@ void io_uring_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
         // reap first (below), the SQEs stay for the next wait.
         if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
             sys::throw_errno(-r, "io_uring_enter");
+        busy = r > 0; // SQEs submitted
     }
     // Deliver until the CQ is empty, including what the kernel kept aside on overflow.
     for (int rounds = 0; rounds < 64; ++rounds) {
@@ -783,12 +786,14 @@ void io_uring_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
             continue;
         }
         // By index: a completion may flush a full SQ, which appends to m_reaped.
+        busy = true;
         for (std::size_t k = 0; k < m_reaped.size(); ++k) {
             const completion c = m_reaped[k];
             deliver(c);
         }
         m_reaped.clear();
     }
+    return busy;
 }
 
 } // namespace corio::detail

@@ -28,6 +28,9 @@ struct io_uring_options {
     unsigned buffer_size = 4096;
     /// Multishot accept where the kernel has it (tests turn it off to check the other path).
     bool multishot_accept = true;
+    /// Tells stream transports to queue their sends in the ring (backend_caps::queued_sends);
+    /// false: they make send calls (CORIO_IO_URING_SENDS=direct, for comparisons).
+    bool queued_sends = true;
 };
 
 /// The Linux io_uring backend, on liburing.
@@ -91,7 +94,7 @@ class io_uring_backend final : public backend {
     bool cancel(io_operation& op) noexcept override;
     void forget_fd(int fd) noexcept override;
     [[nodiscard]] bool has_pending() const noexcept override { return m_pending != 0; }
-    void wait(std::optional<std::chrono::nanoseconds> timeout) override;
+    bool wait(std::optional<std::chrono::nanoseconds> timeout) override;
     [[nodiscard]] std::shared_ptr<waker> get_waker() const override;
     [[nodiscard]] backend_caps caps() const noexcept override;
     void stop(io_operation& op) noexcept override;

@@ -239,7 +239,7 @@ void poll_backend::retry_calls(int fd, std::uint32_t generation, bool read_side)
     }
 }
 
-void poll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+bool poll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     const int n = retry_interrupted(timeout, [this](std::optional<std::chrono::nanoseconds> t) {
         timespec ts{};
         if (t) {
@@ -289,6 +289,7 @@ void poll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
             retry_calls(r.fd, r.generation, false);
         }
     }
+    return false; // the calls ran in submit(): what they caused is visible to the next wait
 }
 
 } // namespace corio::detail

@@ -59,7 +59,7 @@ class poll_backend final : public backend {
     bool cancel(io_operation& op) noexcept override;
     void forget_fd(int fd) noexcept override;
     [[nodiscard]] bool has_pending() const noexcept override { return m_pending != 0; }
-    void wait(std::optional<std::chrono::nanoseconds> timeout) override;
+    bool wait(std::optional<std::chrono::nanoseconds> timeout) override;
     [[nodiscard]] std::shared_ptr<waker> get_waker() const override;
 
     /// The number of fds in the interest set (the waker's pipe not counted): those that have

@@ -14,6 +14,9 @@ class stream_state;
 enum class write_wait : std::uint8_t {
     drain,  ///< the buffer is back at or below the low-water mark (or the stream is done)
     closed, ///< the transport is closed
+    /// every byte written is in the kernel: the buffer and the transport's write backlog are
+    /// empty (or the stream is done)
+    flushed,
 };
 
 /// The awaiter of stream_writer::write, drain and wait_closed: a sync_waiter in the awaiting
