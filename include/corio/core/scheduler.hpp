@@ -46,8 +46,9 @@ class task_observer {
 enum class clock_mode {
     /// The monotonic clock (std::chrono::steady_clock).
     real,
-    /// A test clock: when no task is ready and no I/O is pending, time jumps to the next timer,
-    /// so a test of a 30 s timeout takes microseconds. It starts at steady_clock's epoch + 1 s.
+    /// A test clock: when no task is ready and a poll of the I/O finds nothing in motion (no
+    /// completion delivered, nothing handed to the kernel), time jumps to the next timer, so a
+    /// test of a 30 s timeout takes microseconds. It starts at steady_clock's epoch + 1 s.
     virtual_time,
 };
 
