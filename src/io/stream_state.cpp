@@ -765,7 +765,7 @@ void stream_state::abort() noexcept {
         return;
     m_closing = true;
     m_eof = true;
-    m_aborted = !m_wbuf.empty();
+    m_aborted = !m_wbuf.empty() || unsent() != 0; // the transport drops a queued send
     m_wbuf.clear();
     m_paused = false;
     finish_parked_read();
