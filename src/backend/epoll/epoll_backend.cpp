@@ -249,16 +249,32 @@ std::int64_t epoll_backend::try_transfer(io_kind kind, int fd, void* buf, std::s
     bool& ready = read_side ? e.readable : e.writable;
     if (!ready || !(read_side ? e.readers : e.writers).empty())
         return -EAGAIN;
-    io_operation op;
-    op.m_kind = kind;
-    op.m_fd = fd;
-    op.m_buf = buf;
-    op.m_len = len;
-    const std::int64_t r = perform_call(op);
-    if (r == -EAGAIN)
-        ready = false;
-    else
-        note_transfer(fd, e, op, r);
+    // The two calls made here directly, without an io_operation: every message of a stream
+    // passes here.
+    ssize_t r;
+    do {
+        r = read_side ? ::recv(fd, buf, len, MSG_DONTWAIT)
+                      : ::send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        const int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            ready = false;
+            return -EAGAIN;
+        }
+        return -err;
+    }
+    if (r > 0 && static_cast<std::size_t>(r) < len) {
+        // note_transfer's common case first: a short read of a known stream socket emptied it.
+        if (read_side && e.type == fd_type::stream && !e.read_closed) {
+            e.readable = false;
+        } else {
+            io_operation op;
+            op.m_kind = kind;
+            op.m_len = len;
+            note_short(fd, e, op, r);
+        }
+    }
     return r;
 }
 
