@@ -670,7 +670,7 @@ bool stream_state::write_ready(write_wait w) const noexcept {
     case write_wait::closed:
         return m_closed;
     case write_wait::flushed:
-        return m_error || m_closed || (m_wbuf.empty() && !unsent() != 0);
+        return m_error || m_closed || (m_wbuf.empty() && unsent() == 0);
     }
     return true;
 }
