@@ -129,6 +129,18 @@ task<void> stop_attempts(std::vector<attempt>& live) {
 
 task<tcp_stream> race(std::vector<endpoint> order, happy_eyeballs_options options,
                       std::string what) {
+    if (order.size() == 1) {
+        // Nothing to race: the connect runs in this task, as asyncio's does, and fails with the
+        // same connect_error as a race of one.
+        std::error_code failed;
+        try {
+            auto connecting = connect_one(order.front(), options.local_address);
+            co_return co_await std::move(connecting);
+        } catch (const std::system_error& err) {
+            failed = err.code();
+        }
+        throw connect_error(std::move(what), {connect_attempt{order.front(), failed}});
+    }
     std::vector<attempt> live;
     std::vector<failure> failures;
     std::size_t next = 0;

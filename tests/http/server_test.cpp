@@ -13,6 +13,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -688,8 +689,16 @@ TEST(HttpServer, LimitsTheNumberOfConnections) {
         EXPECT_EQ(rb.status, 200);
         client c = co_await connect(srv.port());
         co_await c.w.write(get_root);
-        std::string rest = co_await c.r.read(-1);
-        EXPECT_EQ(rest, ""); // closed without an answer
+        // Closed without an answer: the end of the stream, or a reset when the server closed
+        // the socket with the request already in it (unread data makes the kernel reset).
+        std::string rest = "not closed";
+        try {
+            rest = co_await c.r.read(-1);
+        } catch (const std::system_error& e) {
+            EXPECT_EQ(e.code().value(), ECONNRESET) << e.what();
+            rest.clear();
+        }
+        EXPECT_EQ(rest, "");
         co_await srv.shutdown(0ms);
     });
 }

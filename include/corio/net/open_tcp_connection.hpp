@@ -37,7 +37,8 @@ struct happy_eyeballs_options {
 /// 8305, as asyncio's open_connection with happy_eyeballs_delay): the addresses are interleaved
 /// by family; an attempt starts at once, the next one when the previous has not connected within
 /// connect_attempt_delay or as soon as an attempt fails; the first connection wins and the other
-/// attempts are cancelled and their sockets closed before this returns.
+/// attempts are cancelled and their sockets closed before this returns. With a single address
+/// there is nothing to race: the connect runs in the calling task (no task of its own).
 ///
 /// Cancellation: every attempt is cancelled and closed; nothing is left behind.
 /// Errors: dns_error when the host does not resolve; connect_error, listing every attempt with
