@@ -467,9 +467,13 @@ void socket_transport::shut(bool reset) noexcept {
     if (m_send) {
         // Only an abort, a failed stream or a loop torn down gets here with bytes queued (the
         // streams wait for write_backlog() before they close): they are dropped.
-        if (loop_alive())
+        if (loop_alive()) {
             m_backend->cancel(m_send->h.op);
-        t_send_slots.give_back(m_send);
+            t_send_slots.give_back(m_send);
+        } else {
+            // The gone backend withdrew the send; this may run at thread exit, after the pool.
+            delete m_send;
+        }
         m_send = nullptr;
     }
     m_send_waiting = false;
