@@ -1,5 +1,6 @@
 #include "io/socket_transport.hpp"
 
+#include "corio/core/detail/frame_pool.hpp"
 #include "corio/runtime/event_loop.hpp"
 
 #include <sys/socket.h>
@@ -66,70 +67,31 @@ std::int64_t socket_transport::try_read(std::span<std::byte> buf) {
     return r;
 }
 
-/// A queued send and a copy of its bytes.
+/// A queued send and a copy of its bytes. Its memory comes from the per-thread cache of
+/// coroutine frames (frame_allocate), whose largest class it fills: taking and giving back a
+/// slot is a free-list pop and push, and the cache outlives every user at thread exit.
 ///
 /// Invariant: `op` is in the backend exactly while the slot is its transport's m_send; the
 /// kernel has taken the bytes before `offset` (a short send goes on from there).
 struct socket_transport::send_slot {
-    static constexpr std::size_t size = 2048;
+    static constexpr std::size_t size = (frame_cache::classes - 1) * frame_cache::granule;
     struct header {
         io_operation op;
         socket_transport* self = nullptr;
-        send_slot* next_free = nullptr;
         std::uint32_t end = 0;
         std::uint32_t offset = 0;
     };
     header h;
     std::byte data[size - sizeof(header)];
     static constexpr std::size_t capacity = size - sizeof(header);
+
+    static send_slot* take() { return ::new (frame_allocate(sizeof(send_slot))) send_slot; }
+    static void give_back(send_slot* s) noexcept {
+        s->~send_slot();
+        frame_deallocate(s, sizeof(send_slot));
+    }
 };
-
-namespace {
-
-/// The send slots of this thread's loops that are not in flight. A loop needs as many as it
-/// has sends in flight at once; past `keep` idle slots, a returned one is freed, so a burst
-/// does not pin memory for good.
-class send_slot_pool {
-  public:
-    using slot = socket_transport::send_slot;
-    static constexpr std::size_t keep = 1024; // 2 MiB
-
-    send_slot_pool() = default;
-    send_slot_pool(const send_slot_pool&) = delete;
-    send_slot_pool& operator=(const send_slot_pool&) = delete;
-    ~send_slot_pool() {
-        while (m_free) {
-            slot* s = m_free;
-            m_free = s->h.next_free;
-            delete s;
-        }
-    }
-    slot* take() {
-        if (slot* s = m_free) {
-            m_free = s->h.next_free;
-            --m_count;
-            return s;
-        }
-        return new slot;
-    }
-    void give_back(slot* s) noexcept {
-        if (m_count >= keep) {
-            delete s;
-            return;
-        }
-        s->h.next_free = m_free;
-        m_free = s;
-        ++m_count;
-    }
-
-  private:
-    slot* m_free = nullptr;
-    std::size_t m_count = 0;
-};
-
-thread_local send_slot_pool t_send_slots;
-
-} // namespace
+static_assert(sizeof(socket_transport::send_slot) == socket_transport::send_slot::size);
 
 std::int64_t socket_transport::try_write(std::span<const std::byte> buf) {
     if (m_queue_sends) {
@@ -152,7 +114,7 @@ std::size_t socket_transport::send_backlog() const noexcept {
 std::int64_t socket_transport::queue_send(std::span<const std::byte> buf) {
     if (!m_sock.is_open() || !loop_alive())
         return transfer(io_kind::send, const_cast<std::byte*>(buf.data()), buf.size());
-    send_slot* s = t_send_slots.take();
+    send_slot* s = send_slot::take();
     const auto n = static_cast<std::uint32_t>(buf.size()); // <= send_slot::capacity
     std::memcpy(s->data, buf.data(), n);
     io_operation& op = s->h.op;
@@ -169,7 +131,7 @@ std::int64_t socket_transport::queue_send(std::span<const std::byte> buf) {
     try {
         done = m_backend->submit(op);
     } catch (...) {
-        t_send_slots.give_back(s);
+        send_slot::give_back(s);
         throw;
     }
     m_send = s;
@@ -200,7 +162,7 @@ void socket_transport::send_done(std::int64_t r) noexcept {
         }
     }
     m_send = nullptr;
-    t_send_slots.give_back(s);
+    send_slot::give_back(s);
     if (r < 0) {
         m_send_error = static_cast<int>(-r);
     } else if (m_eof_after_send) {
@@ -467,13 +429,9 @@ void socket_transport::shut(bool reset) noexcept {
     if (m_send) {
         // Only an abort, a failed stream or a loop torn down gets here with bytes queued (the
         // streams wait for write_backlog() before they close): they are dropped.
-        if (loop_alive()) {
-            m_backend->cancel(m_send->h.op);
-            t_send_slots.give_back(m_send);
-        } else {
-            // The gone backend withdrew the send; this may run at thread exit, after the pool.
-            delete m_send;
-        }
+        if (loop_alive())
+            m_backend->cancel(m_send->h.op); // a gone backend withdrew it already
+        send_slot::give_back(m_send);
         m_send = nullptr;
     }
     m_send_waiting = false;

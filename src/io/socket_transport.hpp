@@ -41,7 +41,7 @@ namespace corio::detail {
 ///   with everything else of its turn in one io_uring_enter, so a write costs no system call
 ///   of its own. One send is queued at a time: until it is done, try_write answers would_block
 ///   and the stream buffers the rest; the slot's bytes are the write_backlog() that the stream
-///   waits for before it closes or half-closes. Writes longer than a slot holds (about 1.9 KiB),
+///   waits for before it closes or half-closes. Writes longer than a slot holds (about 0.9 KiB),
 ///   with nothing queued, are send calls. Without queued sends, writes are non-blocking send
 ///   calls and their waits polls, as in the direct mode.
 /// - direct (io_uring without provided buffers, kernels before 6.0): non-blocking recv/send
