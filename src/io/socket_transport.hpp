@@ -66,7 +66,7 @@ class socket_transport final : public transport {
     std::int64_t try_write(std::span<const std::byte> buf) override;
     /// Queued sends: the bytes of the send in flight. Errors: std::system_error, the failure of
     /// the last queued send (reported until the transport closes).
-    std::size_t write_backlog() override {
+    [[nodiscard]] std::size_t write_backlog() const override {
         if (m_send_error != 0) [[unlikely]]
             throw_error(m_send_error, "send to");
         return m_send ? send_backlog() : 0;

@@ -551,6 +551,15 @@ void stream_state::arm_write() {
         m_socket.wait_writable();
 }
 
+void stream_state::arm_write_or_fail() {
+    try {
+        arm_write();
+    } catch (...) {
+        fail(std::current_exception());
+        throw;
+    }
+}
+
 void stream_state::write(std::span<const std::byte> data) {
     if (m_error)
         std::rethrow_exception(m_error);
@@ -573,15 +582,11 @@ void stream_state::write(std::span<const std::byte> data) {
         if (r > 0) {
             data = data.subspan(static_cast<std::size_t>(r));
             if (data.empty()) {
-                // A transport that queues its sends holds the bytes until the kernel has them.
-                try {
-                    if (backlog() > m_high) [[unlikely]] {
-                        m_paused = true;
-                        arm_write();
-                    }
-                } catch (...) {
-                    fail(std::current_exception());
-                    throw;
+                // A transport that queues its sends holds the bytes until the kernel has them
+                // (backlog() does not throw here: try_write raised a queued send's failure).
+                if (backlog() > m_high) [[unlikely]] {
+                    m_paused = true;
+                    arm_write_or_fail();
                 }
                 return;
             }
@@ -589,12 +594,7 @@ void stream_state::write(std::span<const std::byte> data) {
         // Only the rest is copied.
         std::memcpy(m_wbuf.tail(data.size(), data.size()).data(), data.data(), data.size());
         m_wbuf.commit(data.size());
-        try {
-            arm_write();
-        } catch (...) {
-            fail(std::current_exception());
-            throw;
-        }
+        arm_write_or_fail();
     } else {
         m_wbuf.append(data); // geometric growth: small writes to a slow peer are amortised O(1)
     }
@@ -622,14 +622,14 @@ void stream_state::flush() noexcept {
         fail(std::current_exception());
         return;
     }
-    if (m_paused && held <= m_low) {
+    // Drain waiters wake at the low-water mark, flushed ones once nothing is held.
+    const bool unpaused = m_paused && held <= m_low;
+    if (unpaused)
         m_paused = false;
+    if (unpaused || (held == 0 && !m_writers.empty()))
         wake_writers();
-    }
     if (held != 0)
         return;
-    if (!m_writers.empty())
-        wake_writers(); // flushed
     if (m_eof_pending && !m_eof_sent) {
         m_eof_sent = true;
         try {
@@ -645,7 +645,7 @@ void stream_state::flush() noexcept {
 
 std::size_t stream_state::unsent() const noexcept {
     try {
-        return const_cast<stream_state*>(this)->backlog();
+        return backlog();
     } catch (...) {
         return 0;
     }
@@ -722,14 +722,8 @@ void stream_state::set_write_limits(std::size_t high, std::size_t low) {
     m_low = static_cast<std::uint32_t>(low);
     const std::size_t held = m_wbuf.size() + unsent();
     if (held > m_high) {
-        if (!m_paused && m_wbuf.empty()) {
-            try {
-                arm_write(); // to hear when the backlog is sent
-            } catch (...) {
-                fail(std::current_exception());
-                throw;
-            }
-        }
+        if (!m_paused && m_wbuf.empty())
+            arm_write_or_fail(); // to hear when the backlog is sent
         m_paused = true;
     } else if (m_paused && held <= m_low) {
         m_paused = false;

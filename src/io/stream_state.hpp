@@ -197,7 +197,7 @@ class stream_state final : public transport_events {
         return m_socket.try_write(buf);
     }
     /// The transport's write backlog. Errors: the failure of a queued send.
-    std::size_t backlog() {
+    [[nodiscard]] std::size_t backlog() const {
         if (m_custom) [[unlikely]]
             return m_custom->write_backlog();
         return m_socket.write_backlog();
@@ -205,6 +205,8 @@ class stream_state final : public transport_events {
     /// The bytes the transport holds, not yet in the kernel (after a failed queued send: none;
     /// its failure reached fail() when it was reported).
     [[nodiscard]] std::size_t unsent() const noexcept;
+    /// arm_write, failing the stream when the transport cannot arm the wait (then rethrows).
+    void arm_write_or_fail();
     /// read_some, failing the stream when the transport fails (then rethrows).
     std::int64_t receive(std::span<std::byte> buf);
 

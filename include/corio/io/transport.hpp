@@ -67,7 +67,7 @@ class transport {
     /// reports on_writable() once a queued send is done if a write wait is armed, and always when
     /// one fails. Errors: std::system_error, the failure of a queued send (EPIPE,
     /// ECONNRESET...).
-    virtual std::size_t write_backlog() { return 0; }
+    [[nodiscard]] virtual std::size_t write_backlog() const { return 0; }
     /// Arms a one-shot wait for readability: on_readable() is called once try_read may progress.
     /// Errors: std::system_error if the wait cannot be armed.
     virtual void wait_readable() = 0;
