@@ -74,6 +74,20 @@ std::int64_t scheduler::now_ns() const noexcept {
     return m_clock == clock_mode::virtual_time ? m_virtual_now : steady_ns();
 }
 
+namespace {
+// Long enough to cover a softirq deferred to ksoftirqd on a loaded machine; short enough that a
+// test which idles after traffic (a 30 s keep-alive timeout) still takes only this long.
+constexpr std::int64_t settle_ns = std::chrono::nanoseconds(std::chrono::milliseconds(20)).count();
+} // namespace
+
+scheduler::duration scheduler::settle_wait() const noexcept {
+    if (!io_pending())
+        return duration::zero();
+    const std::int64_t left = m_last_busy_real + settle_ns - steady_ns();
+    return left > 0 ? std::chrono::duration_cast<duration>(std::chrono::nanoseconds(left))
+                    : duration::zero();
+}
+
 callback_handle scheduler::enqueue_callback(detail::callback_base* cb) noexcept {
     cb->m_sched = this;
     cb->m_run = &run_callback;
@@ -147,6 +161,7 @@ void scheduler::run_ready(detail::runnable& r) noexcept {
 }
 
 void scheduler::run_once() {
+    const bool ran = m_ready_head != nullptr;
     for (int budget = ready_budget; budget > 0 && m_ready_head; --budget) {
         detail::runnable* r = m_ready_head;
         m_ready_head = r->m_next_ready;
@@ -155,25 +170,37 @@ void scheduler::run_once() {
         run_ready(*r);
     }
 
+    if (ran && m_clock == clock_mode::virtual_time)
+        m_last_busy_real = steady_ns();
+
     std::optional<duration> timeout; // nullopt: sleep in the kernel until I/O or a wake-up
     if (m_ready_head || m_stopping) {
         timeout = duration::zero();
     } else if (!m_timers.empty()) {
         if (m_clock == clock_mode::virtual_time) {
-            timeout = duration::zero();
+            // A due timer needs no jump, so nothing to wait for either.
+            timeout = m_timers.next_deadline() > m_virtual_now ? settle_wait() : duration::zero();
         } else {
             const std::int64_t wait = m_timers.next_deadline() - now_ns();
             timeout = std::chrono::duration_cast<duration>(
                 std::chrono::nanoseconds(std::max<std::int64_t>(wait, 0)));
         }
     }
+    const detail::runnable* const tail_before = m_ready_tail;
     const bool unsettled = poll_io(timeout);
 
+    if (m_clock == clock_mode::virtual_time) {
+        // The tail moves only when the poll queued work (a runnable is queued at most once).
+        if (unsettled || m_ready_tail != tail_before)
+            m_last_busy_real = steady_ns();
+        else if (!m_timers.empty() && !m_ready_head && !m_stopping &&
+                 settle_wait() == duration::zero())
+            // Virtual time moves only when the loop is idle: nothing to run, and no I/O in
+            // motion or expected.
+            m_virtual_now = std::max(m_virtual_now, m_timers.next_deadline());
+    }
     if (m_timers.empty())
         return;
-    // Virtual time moves only when the loop is idle: nothing to run, and no I/O in motion.
-    if (m_clock == clock_mode::virtual_time && !m_ready_head && !m_stopping && !unsettled)
-        m_virtual_now = std::max(m_virtual_now, m_timers.next_deadline());
     const std::int64_t now = now_ns();
     while (detail::timer_node* n = m_timers.pop_due(now))
         n->m_fire(n);
@@ -195,6 +222,8 @@ void scheduler::run_forever() {
             s.m_stopping = false;
         }
     } guard{*this};
+    if (m_clock == clock_mode::virtual_time)
+        m_last_busy_real = steady_ns(); // the quiet spell counts from the start of the run
     for (;;) {
         run_once();
         if (m_stopping)

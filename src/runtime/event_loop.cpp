@@ -138,6 +138,10 @@ bool event_loop::poll_io(std::optional<duration> timeout) {
     return unsettled;
 }
 
+bool event_loop::io_pending() const noexcept {
+    return m_backend->has_pending();
+}
+
 void event_loop::run_until_done(const task_ref& t) {
     check_open();
     struct stopper : detail::done_link {

@@ -10,6 +10,7 @@
 #include "corio/net/tcp_stream.hpp"
 #include "corio/time/sleep.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -48,8 +49,10 @@ inline task<tcp_pair> make_tcp_pair() {
     co_return tcp_pair{std::move(client), std::move(server)};
 }
 
-/// Sends with plain non-blocking send(2) until the kernel refuses more; returns the byte count.
-/// The send buffer of `fd` is full afterwards (until the peer reads).
+/// Sends with plain non-blocking send(2) until the kernel refuses more, and stays refusing for
+/// 50 ms; returns the byte count. The send buffer of `fd` is full afterwards (until the peer
+/// reads). The wait matters under load: loopback can move queued bytes on to the peer's receive
+/// buffer after the first EAGAIN, which would make room again.
 inline std::size_t fill_send_buffer(int fd) {
     static const std::string chunk(4096, 'f');
     std::size_t total = 0;
@@ -61,7 +64,9 @@ inline std::size_t fill_send_buffer(int fd) {
         }
         if (n < 0 && errno == EINTR)
             continue;
-        return total;
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 50) <= 0)
+            return total;
     }
 }
 

@@ -7,6 +7,7 @@
 #include "support/scoped_env.hpp"
 #include <gtest/gtest.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -165,6 +166,28 @@ TEST(EventLoop, VirtualTimeStandsStillWhileWorkIsReady) {
     EXPECT_EQ(*time_when_done, t0);
     EXPECT_FALSE(timer_fired_early);
     EXPECT_EQ(loop.time() - t0, 1s);
+}
+
+TEST(EventLoop, WhileIoIsPendingVirtualTimeJumpsOnlyAfterAQuietSpellOfRealTime) {
+    // A reader on a pipe nobody writes to: an operation pending that will never complete. The
+    // loop must still reach the timer, but only after waiting in the kernel for 20 ms of real
+    // time, since loopback traffic can lag that long under load.
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    event_loop loop(virtual_clock());
+    const auto t0 = loop.time();
+    bool read_called = false;
+    loop.add_reader(fds[0], [&] { read_called = true; });
+    loop.call_later(1h, [&] { loop.stop(); });
+    const auto real_start = std::chrono::steady_clock::now();
+    loop.run_forever();
+    const auto real_took = std::chrono::steady_clock::now() - real_start;
+    loop.remove_reader(fds[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    EXPECT_FALSE(read_called);
+    EXPECT_EQ(loop.time() - t0, 1h);
+    EXPECT_GE(real_took, 20ms);
 }
 
 task<int> compute(int v) {

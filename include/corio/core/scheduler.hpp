@@ -48,7 +48,10 @@ enum class clock_mode {
     real,
     /// A test clock: when no task is ready and a poll of the I/O finds nothing in motion (no
     /// completion delivered, nothing handed to the kernel), time jumps to the next timer, so a
-    /// test of a 30 s timeout takes microseconds. It starts at steady_clock's epoch + 1 s.
+    /// test of a 30 s timeout takes microseconds. While I/O operations are pending, time jumps
+    /// only once the loop has been idle for 20 ms of real time (it waits in the kernel until
+    /// then), so loopback traffic that the kernel delays under load does not look like silence.
+    /// It starts at steady_clock's epoch + 1 s.
     virtual_time,
 };
 
@@ -238,6 +241,9 @@ class scheduler {
     /// could complete more (see backend::wait), so the virtual clock must not jump yet.
     /// Implemented by the event loop over its backend.
     virtual bool poll_io(std::optional<duration> timeout) = 0;
+    /// True when I/O operations wait in the backend: completions may still come from the
+    /// kernel. The virtual clock gives them a real-time grace period before jumping.
+    [[nodiscard]] virtual bool io_pending() const noexcept { return false; }
 
     /// One iteration: run ready work, poll I/O, fire due timers.
     void run_once();
@@ -250,6 +256,8 @@ class scheduler {
 
   private:
     [[nodiscard]] std::int64_t now_ns() const noexcept;
+    /// Virtual clock: how long to wait for I/O in real time before time may jump (zero: it may).
+    [[nodiscard]] duration settle_wait() const noexcept;
     callback_handle enqueue_callback(detail::callback_base* cb) noexcept;
     callback_handle arm_callback(detail::callback_base* cb, time_point when);
     void run_ready(detail::runnable& r) noexcept;
@@ -280,6 +288,11 @@ class scheduler {
 
     clock_mode m_clock;
     std::int64_t m_virtual_now = 0; // used when m_clock == virtual_time
+    // Virtual clock only: the real (steady) time at which the loop last ran work or a poll
+    // queued some. Loopback delivery can lag a send by milliseconds when the kernel defers it
+    // (to ksoftirqd, under load), so one poll that finds nothing right after traffic does not
+    // prove the I/O idle; time jumps only after a quiet spell (see settle_wait()).
+    std::int64_t m_last_busy_real = 0;
 
     duration m_slow_threshold = std::chrono::milliseconds(100);
     bool m_debug = false;

@@ -154,6 +154,7 @@ class event_loop final : public scheduler {
 
   protected:
     bool poll_io(std::optional<duration> timeout) override;
+    [[nodiscard]] bool io_pending() const noexcept override;
 
   private:
     friend void detail::run_main(event_loop& loop, task_ref main);
