@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -67,6 +68,7 @@ struct chunk_reader : test_op {
     int chunks = 0;
     bool keep_buffers = false; ///< hold the buffers instead of recycling them
     std::vector<std::uint32_t> held;
+    std::set<std::uint32_t> ids; ///< every buffer a chunk came in
 
     chunk_reader(io_uring_backend& b, int fd) : test_op(io_kind::recv, fd), backend(&b) {
         m_multishot = true;
@@ -74,6 +76,7 @@ struct chunk_reader : test_op {
             auto* self = static_cast<chunk_reader*>(op);
             if (self->m_result > 0) {
                 ++self->chunks;
+                self->ids.insert(self->m_buffer_id);
                 self->data.append(static_cast<const char*>(self->m_buf),
                                   static_cast<std::size_t>(self->m_result));
                 if (self->keep_buffers)
@@ -297,6 +300,56 @@ TEST(IoUringBackend, AnExhaustedBufferPoolResumesTheRecvOnceABufferIsRecycled) {
     EXPECT_TRUE(b->cancel(r));
     EXPECT_FALSE(b->has_pending());
     EXPECT_EQ(b->buffers_out(), 0u);
+}
+
+TEST(IoUringBackend, ABusyRecvReusesAFewWarmBuffersInsteadOfCyclingThroughThePool) {
+    MAKE_OR_SKIP(b); // the default pool: 1024 buffers
+    ASSERT_TRUE(b->caps().provided_buffers);
+    ASSERT_GT(b->buffer_pool()->count, 4 * io_uring_backend::ring_resident);
+    auto s = corio::test::make_socket_pair();
+    chunk_reader r(*b, s.first.get());
+    ASSERT_FALSE(start(*b, r));
+    std::string sent;
+    for (int i = 0; i < 2000; ++i) {
+        const std::string msg = "message " + std::to_string(i) + ";";
+        write_all(s.second.get(), msg);
+        sent += msg;
+        const std::size_t want = sent.size();
+        ASSERT_TRUE(drive(*b, [&] { return r.data.size() == want; }));
+    }
+    EXPECT_EQ(r.data, sent);
+    EXPECT_GE(r.chunks, 2000);
+    EXPECT_LE(r.ids.size(), io_uring_backend::ring_resident);
+    EXPECT_TRUE(b->cancel(r));
+    EXPECT_EQ(b->buffers_out(), 0u);
+}
+
+TEST(IoUringBackend, ChunksHeldBeyondWhatTheRingHoldsComeFromTheRestOfThePool) {
+    io_uring_options options;
+    options.buffer_count = 4 * io_uring_backend::ring_resident;
+    options.buffer_size = 16;
+    MAKE_OR_SKIP(b, options);
+    ASSERT_TRUE(b->caps().provided_buffers);
+    EXPECT_EQ(b->buffers_in_ring(), io_uring_backend::ring_resident);
+    auto s = corio::test::make_socket_pair();
+    chunk_reader r(*b, s.first.get());
+    r.keep_buffers = true;
+    ASSERT_FALSE(start(*b, r));
+    const std::size_t wanted = 3 * io_uring_backend::ring_resident; // more than the ring holds
+    std::string sent;
+    for (std::size_t i = 0; sent.size() < wanted * 16; ++i)
+        sent += static_cast<char>('a' + i % 26);
+    write_all(s.second.get(), sent);
+    ASSERT_TRUE(drive(*b, [&] { return r.data.size() == sent.size(); }));
+    EXPECT_EQ(r.data, sent);
+    EXPECT_EQ(r.held.size(), wanted);
+    EXPECT_TRUE(r.finals.empty()) << "the recv goes on";
+    for (std::uint32_t id : r.held)
+        b->recycle_buffer(id);
+    r.held.clear();
+    EXPECT_EQ(b->buffers_out(), 0u);
+    EXPECT_LE(b->buffers_in_ring(), io_uring_backend::ring_resident);
+    EXPECT_TRUE(b->cancel(r));
 }
 
 TEST(IoUringBackend, ACancelledMultishotRecvGivesItsUndeliveredBuffersBack) {

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <climits>
@@ -198,6 +199,8 @@ void io_uring_backend::release_buffers() noexcept {
     m_buf_ring = nullptr;
     m_buffers = nullptr;
     m_links.reset();
+    m_spare.reset();
+    m_spare_count = 0;
     m_pool = provided_buffer_pool{};
 }
 
@@ -235,14 +238,27 @@ void io_uring_backend::setup_buffers() {
     m_buffers = static_cast<std::byte*>(buffers);
     m_buffers_bytes = buffer_bytes;
     m_links = std::make_unique<provided_buffer_link[]>(count);
+    m_spare = std::make_unique<std::uint16_t[]>(count);
     m_pool = provided_buffer_pool{m_buffers, options.buffer_size, count, m_links.get()};
     io_uring_buf_ring_init(m_buf_ring);
-    const int mask = io_uring_buf_ring_mask(count);
-    for (std::uint32_t i = 0; i < count; ++i)
-        io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{i} * options.buffer_size,
-                              options.buffer_size, static_cast<unsigned short>(i), mask,
-                              static_cast<int>(i));
-    io_uring_buf_ring_advance(m_buf_ring, static_cast<int>(count));
+    // Buffer 0 on top: the low ids (the first pages of the pool) are the ones used.
+    for (std::uint32_t i = count; i-- > 0;)
+        m_spare[m_spare_count++] = static_cast<std::uint16_t>(i);
+    top_up_ring();
+}
+
+void io_uring_backend::top_up_ring() noexcept {
+    const std::uint32_t in_ring = buffers_in_ring();
+    if (in_ring >= ring_resident || m_spare_count == 0)
+        return;
+    const std::uint32_t n = std::min(ring_resident - in_ring, m_spare_count);
+    const int mask = io_uring_buf_ring_mask(m_pool.count);
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint16_t id = m_spare[--m_spare_count];
+        io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
+                              m_pool.buffer_size, id, mask, static_cast<int>(k));
+    }
+    io_uring_buf_ring_advance(m_buf_ring, static_cast<int>(n));
 }
 
 void io_uring_backend::activate() {
@@ -605,11 +621,15 @@ void io_uring_backend::stop(io_operation& op) noexcept {
 
 void io_uring_backend::recycle_buffer(std::uint32_t id) noexcept {
     assert(m_buf_ring && id < m_pool.count && m_buffers_out > 0);
-    io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
-                          m_pool.buffer_size, static_cast<unsigned short>(id),
-                          io_uring_buf_ring_mask(m_pool.count), 0);
-    io_uring_buf_ring_advance(m_buf_ring, 1);
     --m_buffers_out;
+    if (buffers_in_ring() - 1 >= ring_resident) { // the count above still includes `id`
+        m_spare[m_spare_count++] = static_cast<std::uint16_t>(id);
+    } else {
+        io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
+                              m_pool.buffer_size, static_cast<unsigned short>(id),
+                              io_uring_buf_ring_mask(m_pool.count), 0);
+        io_uring_buf_ring_advance(m_buf_ring, 1);
+    }
     if (m_parked != no_slot)
         unpark_all();
 }
@@ -712,7 +732,8 @@ void io_uring_backend::deliver(const completion& c) noexcept {
                     // The pool ran dry. Retried at once while some buffer is back in the ring
                     // (or on its way there); else when one is recycled.
                     s.in_kernel = false;
-                    if (m_buffers_out < m_pool.count) {
+                    top_up_ring();
+                    if (buffers_in_ring() > 0) {
                         issue(i);
                     } else {
                         s.parked = true;
@@ -757,6 +778,8 @@ void io_uring_backend::deliver(const completion& c) noexcept {
 
 bool io_uring_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     activate();
+    if (m_spare_count != 0)
+        top_up_ring(); // the recvs of the last turn took buffers that their streams still hold
     bool busy = false;
     if (m_reaped.empty()) {
         io_uring_cqe* cqe = nullptr;
