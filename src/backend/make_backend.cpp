@@ -19,16 +19,25 @@ namespace corio::detail {
 
 namespace {
 
+/// Which of two settings the environment variable `var` asks for: false for `usual` (also when
+/// unset or empty), true for `other`. Errors: std::invalid_argument for anything else, naming
+/// the variable, its value and both settings.
+bool environment_asks_for(const char* var, std::string_view usual, std::string_view other) {
+    const char* env = std::getenv(var);
+    const std::string_view value = env ? std::string_view(env) : std::string_view();
+    if (value.empty() || value == usual)
+        return false;
+    if (value == other)
+        return true;
+    throw std::invalid_argument("corio: unknown " + std::string(var) + " '" + std::string(value) +
+                                "' (expected " + std::string(usual) + " or " + std::string(other) +
+                                ")");
+}
+
 /// The epoll mode CORIO_EPOLL_MODE asks for ("et" or "lt"; unset or empty: edge-triggered).
 epoll_mode epoll_mode_from_environment() {
-    const char* env = std::getenv("CORIO_EPOLL_MODE");
-    const std::string_view mode = env ? std::string_view(env) : std::string_view();
-    if (mode.empty() || mode == "et")
-        return epoll_mode::edge;
-    if (mode == "lt")
-        return epoll_mode::level;
-    throw std::invalid_argument("corio: unknown CORIO_EPOLL_MODE '" + std::string(mode) +
-                                "' (expected et or lt)");
+    return environment_asks_for("CORIO_EPOLL_MODE", "et", "lt") ? epoll_mode::level
+                                                                : epoll_mode::edge;
 }
 
 /// Creates the backend `name` as asked, without falling back; nullptr for an unknown name.
@@ -75,13 +84,7 @@ void notice_fallback([[maybe_unused]] const std::system_error& e) noexcept {
 std::unique_ptr<backend> make_io_uring_backend() {
     // CORIO_IO_URING_SENDS=direct: streams make send calls, as on epoll (for comparisons).
     io_uring_options options;
-    const char* env = std::getenv("CORIO_IO_URING_SENDS");
-    const std::string_view sends = env ? std::string_view(env) : std::string_view();
-    if (sends == "direct")
-        options.queued_sends = false;
-    else if (!sends.empty() && sends != "queued")
-        throw std::invalid_argument("corio: unknown CORIO_IO_URING_SENDS '" + std::string(sends) +
-                                    "' (expected queued or direct)");
+    options.queued_sends = !environment_asks_for("CORIO_IO_URING_SENDS", "queued", "direct");
     return std::make_unique<io_uring_backend>(options);
 }
 #else

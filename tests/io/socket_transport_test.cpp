@@ -11,6 +11,7 @@
 
 #include "io/io_helpers.hpp"
 #include "support/loop_helpers.hpp"
+#include "support/scoped_signal.hpp"
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -103,7 +104,7 @@ TEST(SocketTransport, DroppingTheStreamsRightAfterAWriteStillSendsTheBytes) {
 
 TEST(SocketTransport, AWriteToAResetPeerFailsTheStreamEvenWhenNothingWaitsOnIt) {
     // SIGPIPE left at its default action would kill the test process.
-    const auto old = ::signal(SIGPIPE, SIG_DFL);
+    const corio::test::scoped_signal default_sigpipe(SIGPIPE, SIG_DFL);
     struct result {
         bool closing = false;
         int drain = 0;
@@ -133,7 +134,6 @@ TEST(SocketTransport, AWriteToAResetPeerFailsTheStreamEvenWhenNothingWaitsOnIt) 
         }
         co_return out;
     }());
-    ::signal(SIGPIPE, old);
     EXPECT_TRUE(r.closing);
     EXPECT_TRUE(r.drain == EPIPE || r.drain == ECONNRESET) << r.drain;
     EXPECT_TRUE(r.read_failed_or_ended);

@@ -11,6 +11,7 @@
 
 #include "io/io_helpers.hpp"
 #include "support/loop_helpers.hpp"
+#include "support/scoped_signal.hpp"
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -295,7 +296,7 @@ TEST(StreamWriter, AbortDropsTheBufferResetsThePeerAndFailsAWaitingDrain) {
 
 TEST(StreamWriter, APeerResetSurfacesAsSystemErrorOnTheWriterWithoutSigpipe) {
     // SIGPIPE left at its default action would kill the test process.
-    const auto old = ::signal(SIGPIPE, SIG_DFL);
+    const corio::test::scoped_signal default_sigpipe(SIGPIPE, SIG_DFL);
     struct result {
         int write = 0;
         int wait_closed = 0;
@@ -322,7 +323,6 @@ TEST(StreamWriter, APeerResetSurfacesAsSystemErrorOnTheWriterWithoutSigpipe) {
         }
         co_return out;
     }());
-    ::signal(SIGPIPE, old);
     EXPECT_TRUE(r.write == EPIPE || r.write == ECONNRESET) << r.write;
     EXPECT_EQ(r.wait_closed, r.write);
     EXPECT_TRUE(r.closing);
