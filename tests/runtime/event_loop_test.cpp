@@ -190,6 +190,25 @@ TEST(EventLoop, WhileIoIsPendingVirtualTimeJumpsOnlyAfterAQuietSpellOfRealTime) 
     EXPECT_GE(real_took, 20ms);
 }
 
+TEST(EventLoop, ALoopOfSleepsWhileIoIsPendingWaitsForTheQuietSpellOnceNotPerSleep) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    event_loop loop(virtual_clock());
+    loop.add_reader(fds[0], [] {});
+    const auto t0 = loop.time();
+    const auto real_start = std::chrono::steady_clock::now();
+    loop.run_until_complete([]() -> task<void> {
+        for (int i = 0; i < 500; ++i)
+            co_await corio::sleep(1s);
+    }());
+    const auto real_took = std::chrono::steady_clock::now() - real_start;
+    loop.remove_reader(fds[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    EXPECT_EQ(loop.time() - t0, 500s);
+    EXPECT_LT(real_took, 5s) << "20 ms per sleep would be 10 s";
+}
+
 task<int> compute(int v) {
     co_await corio::sleep(10s);
     co_return v * 2;

@@ -288,10 +288,11 @@ class scheduler {
 
     clock_mode m_clock;
     std::int64_t m_virtual_now = 0; // used when m_clock == virtual_time
-    // Virtual clock only: the real (steady) time at which the loop last ran work or a poll
-    // queued some. Loopback delivery can lag a send by milliseconds when the kernel defers it
-    // (to ksoftirqd, under load), so one poll that finds nothing right after traffic does not
-    // prove the I/O idle; time jumps only after a quiet spell (see settle_wait()).
+    // Virtual clock only: the real (steady) time at which a poll last queued work, or at which
+    // work that started within 20 ms of that (see run_once) ended. Loopback delivery can lag a send
+    // by milliseconds when the kernel defers it (to ksoftirqd, under load), so one poll that finds
+    // nothing right after traffic does not prove the I/O idle; time jumps only after a quiet spell
+    // (see settle_wait()).
     std::int64_t m_last_busy_real = 0;
 
     duration m_slow_threshold = std::chrono::milliseconds(100);
