@@ -19,9 +19,7 @@
 // corio's private backend list, for --list-backends (this target sees src/).
 #include "backend/backend.hpp"
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstddef>
@@ -56,21 +54,18 @@ corio::task<> echo(corio::stream_reader reader, corio::stream_writer writer) {
     }
 }
 
-corio::task<int> serve(std::uint16_t port, int signal_fd) {
+corio::task<int> serve(std::uint16_t port) {
     corio::server_options options;
     options.backlog = SOMAXCONN;
     corio::server srv = co_await corio::start_server(echo, "127.0.0.1", port, options);
 
-    // SIGTERM and SIGINT arrive through a signalfd (blocked in main) and stop the server.
+    // SIGTERM and SIGINT stop the server: corio's handlers run on the loop, as asyncio's do.
     corio::event stop;
-    corio::event_loop& loop = *corio::event_loop::current();
-    loop.add_reader(signal_fd, [&stop, signal_fd] {
-        signalfd_siginfo info;
-        while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
-            stop.set();
-    });
+    corio::add_signal_handler(SIGTERM, [&stop] { stop.set(); });
+    corio::add_signal_handler(SIGINT, [&stop] { stop.set(); });
     co_await stop.wait();
-    loop.remove_reader(signal_fd);
+    corio::remove_signal_handler(SIGTERM);
+    corio::remove_signal_handler(SIGINT);
     srv.close();
     srv.abort_clients();
     co_return 0;
@@ -99,20 +94,8 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigprocmask(SIG_BLOCK, &signals, nullptr);
-    const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signal_fd < 0) {
-        std::perror("signalfd");
-        return 1;
-    }
     try {
-        const int rc = corio::run(serve(static_cast<std::uint16_t>(port), signal_fd), options);
-        ::close(signal_fd);
-        return rc;
+        return corio::run(serve(static_cast<std::uint16_t>(port)), options);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "corio_echo_server: %s\n", e.what());
         return 1;

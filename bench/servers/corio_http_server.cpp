@@ -9,8 +9,6 @@
 #include "corio/http/server.hpp"
 
 #include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +21,7 @@ corio::task<corio::http::response> hello(corio::http::request&) {
     co_return corio::http::response::text(200, "Hello, World!");
 }
 
-corio::task<int> serve(std::uint16_t port, std::size_t threads, int signal_fd) {
+corio::task<int> serve(std::uint16_t port, std::size_t threads) {
     namespace http = corio::http;
     http::router routes;
     routes.get("/", hello);
@@ -32,16 +30,13 @@ corio::task<int> serve(std::uint16_t port, std::size_t threads, int signal_fd) {
     // "Server: corio", as nginx sends "Server: nginx/1.22.1": the same work per response.
     http::server srv = co_await http::start_server(std::move(routes), "127.0.0.1", port, options);
 
-    // SIGTERM and SIGINT arrive through a signalfd (blocked in main) and stop the server.
+    // SIGTERM and SIGINT stop the server: corio's handlers run on the loop, as asyncio's do.
     corio::event stop;
-    corio::event_loop& loop = *corio::event_loop::current();
-    loop.add_reader(signal_fd, [&stop, signal_fd] {
-        signalfd_siginfo info;
-        while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
-            stop.set();
-    });
+    corio::add_signal_handler(SIGTERM, [&stop] { stop.set(); });
+    corio::add_signal_handler(SIGINT, [&stop] { stop.set(); });
     co_await stop.wait();
-    loop.remove_reader(signal_fd);
+    corio::remove_signal_handler(SIGTERM);
+    corio::remove_signal_handler(SIGINT);
     co_await srv.shutdown(std::chrono::milliseconds(0));
     co_return 0;
 }
@@ -63,21 +58,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s PORT [--threads N]\n", argv[0]);
         return 2;
     }
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigprocmask(SIG_BLOCK, &signals, nullptr);
-    const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signal_fd < 0) {
-        std::perror("signalfd");
-        return 1;
-    }
     try {
-        const int rc = corio::run(
-            serve(static_cast<std::uint16_t>(port), static_cast<std::size_t>(threads), signal_fd));
-        ::close(signal_fd);
-        return rc;
+        return corio::run(
+            serve(static_cast<std::uint16_t>(port), static_cast<std::size_t>(threads)));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "corio_http_server: %s\n", e.what());
         return 1;
