@@ -29,17 +29,16 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER_CPU = "0"
-CLIENT_CPU = "1"
+from bench_common import CLIENT_CPU, SERVER_CPU, BenchError, cpu_seconds, log
+from bench_common import Server as BaseServer
+
 BODY = b"Hello, World!"
 
 NGINX_CONF = """\
@@ -71,63 +70,8 @@ http {{
 """
 
 
-def log(message):
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(")") + 2:].split()
-    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Server:
-    def __init__(self, name, argv_for_port, tmp=None):
-        self.name = name
-        self.argv_for_port = argv_for_port
-        self.tmp = tmp
-        self.proc = None
-        self.port = None
-        self.stderr = None
-
-    def start(self):
-        for _ in range(5):
-            self.port = free_port()
-            self.stderr = tempfile.TemporaryFile()
-            argv = ["taskset", "-c", SERVER_CPU, *self.argv_for_port(self.port)]
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=self.stderr)
-            if self._wait_accepting():
-                return self
-            self.stop(quiet=True)
-        self.stderr.seek(0)
-        raise BenchError(f"{self.name}: the server did not start listening: "
-                         f"{self.stderr.read().decode(errors='replace')[-2000:]}")
-
-    def _wait_accepting(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
-                    return True
-            except OSError:
-                time.sleep(0.02)
-        return False
+class Server(BaseServer):
+    """An HTTP server that answers GET / with "Hello, World!"."""
 
     def verify(self):
         """One GET / on a fresh connection: the status line, Content-Length and body."""
@@ -148,24 +92,6 @@ class Server:
         if not lines[0].startswith(b"HTTP/1.1 200") or body != BODY \
                 or headers.get(b"content-length") != b"13" or b"date" not in headers:
             raise BenchError(f"{self.name}: wrong answer to GET /: {data[:500]!r}")
-
-    def check_alive(self):
-        if self.proc.poll() is not None:
-            self.stderr.seek(0)
-            err = self.stderr.read().decode(errors="replace").strip()[-2000:]
-            raise BenchError(f"{self.name}: exited with status {self.proc.returncode}: {err}")
-
-    def stop(self, quiet=False):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            if not quiet:
-                log(f"warning: {self.name} ignored SIGTERM; killing it")
-            self.proc.kill()
-            self.proc.wait()
 
 
 def parse_duration(text):
@@ -237,7 +163,7 @@ def main():
             with open(conf, "w", encoding="ascii") as f:
                 f.write(NGINX_CONF.format(tmp=tmp, port=port))
             return [nginx, "-p", tmp, "-c", conf, "-e", os.path.join(tmp, "error.log")]
-        candidates.append(Server("nginx", nginx_argv, tmp))
+        candidates.append(Server("nginx", nginx_argv))
     else:
         log("note: nginx is not installed; no 'nginx' row")
     for name, binary in (("corio", "corio_http_server"), ("beast", "beast_http_server")):

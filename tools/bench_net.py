@@ -35,11 +35,9 @@ import os
 import platform
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,96 +50,15 @@ PEERS = [
     ("epoll (C)", "epoll_echo_server"),
 ]
 REFERENCE = "epoll (C)"
-SERVER_CPU = "0"
-CLIENT_CPU = "1"
-
-
-def log(message):
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
+from bench_common import CLIENT_CPU, SERVER_CPU, BenchError, Server, log
 
 
 # ------------------------------------------------------------------ servers --
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One running echo server, pinned to SERVER_CPU."""
-
-    def __init__(self, name, argv):
-        self.name = name
-        self.argv = argv
-        self.port = None
-        self.proc = None
-        self.stderr = None
-
-    def start(self):
-        for _ in range(5):
-            self.port = free_port()
-            self.stderr = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(
-                ["taskset", "-c", SERVER_CPU, self.argv[0], str(self.port), *self.argv[1:]],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
-            if self._wait_accepting():
-                return self
-            self.stop(quiet=True)
-        raise BenchError(f"{self.name}: the server did not start listening")
-
-    def _wait_accepting(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False  # e.g. the port was taken between probe and bind
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
-                    pass
-                return True
-            except OSError:
-                time.sleep(0.01)
-        return False
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def check_alive(self):
-        if self.proc.poll() is not None:
-            self.stderr.seek(0)
-            err = self.stderr.read().decode(errors="replace").strip()[-2000:]
-            raise BenchError(f"{self.name}: the server exited with status {self.proc.returncode}"
-                             + (f": {err}" if err else ""))
-
-    def stop(self, quiet=False):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            status = self.proc.wait(timeout=5)
-            if status != 0 and not quiet:
-                log(f"warning: {self.name} exited with status {status} on SIGTERM")
-        except subprocess.TimeoutExpired:
-            if not quiet:
-                log(f"warning: {self.name} ignored SIGTERM for 5 s; killing it")
-            self.proc.kill()
-            self.proc.wait()
-
-    def rss_kib(self):
-        with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise BenchError(f"{self.name}: no VmRSS in /proc/{self.pid}/status")
-
-    def fd_count(self):
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+def echo_server(name, argv):
+    """An echo server whose command line is argv with the port inserted after the program."""
+    return Server(name, lambda port: [argv[0], str(port), *argv[1:]])
 
 
 def corio_variants(bench_dir):
@@ -254,7 +171,7 @@ class LoadGen:
 
     def idle_rss(self, name, argv, connections):
         """RSS per idle connection (bytes) of a fresh server."""
-        server = Server(name, argv).start()
+        server = echo_server(name, argv).start()
         holder = None
         try:
             time.sleep(0.2)
@@ -326,7 +243,7 @@ def run_all(args, bench_dir):
     samples = {name: {} for name in names}  # name -> key -> [result]
     running = []
     try:
-        running = [Server(name, argv).start() for name, argv in servers]
+        running = [echo_server(name, argv).start() for name, argv in servers]
         for rep in range(args.repeat):
             for key, extra in measurements(args):
                 for server in rotated(running, rep):
