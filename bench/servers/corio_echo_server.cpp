@@ -16,9 +16,10 @@
 
 #include "corio/corio.hpp"
 
+#include "stop_signals.hpp"
+
 // corio's private backend list, for --list-backends (this target sees src/).
 #include "backend/backend.hpp"
-#include <signal.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -54,18 +55,12 @@ corio::task<> echo(corio::stream_reader reader, corio::stream_writer writer) {
     }
 }
 
-corio::task<int> serve(std::uint16_t port) {
+corio::task<int> serve(std::uint16_t port, const corio_bench::stop_signals& stop) {
     corio::server_options options;
     options.backlog = SOMAXCONN;
     corio::server srv = co_await corio::start_server(echo, "127.0.0.1", port, options);
 
-    // SIGTERM and SIGINT stop the server: corio's handlers run on the loop, as asyncio's do.
-    corio::event stop;
-    corio::add_signal_handler(SIGTERM, [&stop] { stop.set(); });
-    corio::add_signal_handler(SIGINT, [&stop] { stop.set(); });
-    co_await stop.wait();
-    corio::remove_signal_handler(SIGTERM);
-    corio::remove_signal_handler(SIGINT);
+    co_await stop.wait(); // SIGTERM or SIGINT
     srv.close();
     srv.abort_clients();
     co_return 0;
@@ -95,7 +90,8 @@ int main(int argc, char** argv) {
     }
 
     try {
-        return corio::run(serve(static_cast<std::uint16_t>(port)), options);
+        const corio_bench::stop_signals stop;
+        return corio::run(serve(static_cast<std::uint16_t>(port), stop), options);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "corio_echo_server: %s\n", e.what());
         return 1;

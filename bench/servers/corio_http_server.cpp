@@ -8,7 +8,7 @@
 #include "corio/corio.hpp"
 #include "corio/http/server.hpp"
 
-#include <signal.h>
+#include "stop_signals.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +21,8 @@ corio::task<corio::http::response> hello(corio::http::request&) {
     co_return corio::http::response::text(200, "Hello, World!");
 }
 
-corio::task<int> serve(std::uint16_t port, std::size_t threads) {
+corio::task<int> serve(std::uint16_t port, std::size_t threads,
+                       const corio_bench::stop_signals& stop) {
     namespace http = corio::http;
     http::router routes;
     routes.get("/", hello);
@@ -30,13 +31,7 @@ corio::task<int> serve(std::uint16_t port, std::size_t threads) {
     // "Server: corio", as nginx sends "Server: nginx/1.22.1": the same work per response.
     http::server srv = co_await http::start_server(std::move(routes), "127.0.0.1", port, options);
 
-    // SIGTERM and SIGINT stop the server: corio's handlers run on the loop, as asyncio's do.
-    corio::event stop;
-    corio::add_signal_handler(SIGTERM, [&stop] { stop.set(); });
-    corio::add_signal_handler(SIGINT, [&stop] { stop.set(); });
-    co_await stop.wait();
-    corio::remove_signal_handler(SIGTERM);
-    corio::remove_signal_handler(SIGINT);
+    co_await stop.wait(); // SIGTERM or SIGINT
     co_await srv.shutdown(std::chrono::milliseconds(0));
     co_return 0;
 }
@@ -59,8 +54,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        const corio_bench::stop_signals stop;
         return corio::run(
-            serve(static_cast<std::uint16_t>(port), static_cast<std::size_t>(threads)));
+            serve(static_cast<std::uint16_t>(port), static_cast<std::size_t>(threads), stop));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "corio_http_server: %s\n", e.what());
         return 1;
