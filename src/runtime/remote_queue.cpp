@@ -19,7 +19,7 @@ bool remote_queue::post(remote_call& c) noexcept {
     bool was_empty = false;
     {
         std::lock_guard lock(m_mutex);
-        if (m_closed)
+        if (m_closed.load(std::memory_order_relaxed))
             return false;
         c.m_next = nullptr;
         was_empty = m_head == nullptr;
@@ -49,7 +49,7 @@ void remote_queue::close() noexcept {
     remote_call* head = nullptr;
     {
         std::lock_guard lock(m_mutex);
-        m_closed = true;
+        m_closed.store(true, std::memory_order_release);
         head = m_head;
         m_head = m_tail = nullptr;
         m_nonempty.store(false, std::memory_order_relaxed);
@@ -59,11 +59,6 @@ void remote_queue::close() noexcept {
         head->dispose();
         head = next;
     }
-}
-
-bool remote_queue::closed() const noexcept {
-    std::lock_guard lock(m_mutex);
-    return m_closed;
 }
 
 } // namespace corio::detail

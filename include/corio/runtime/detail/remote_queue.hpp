@@ -58,14 +58,18 @@ class remote_queue {
     }
     /// Refuses further posts and destroys the calls that were never run.
     void close() noexcept;
-    [[nodiscard]] bool closed() const noexcept;
+    /// Whether close() has run. Thread-safe, and lock-free: transports ask it before each
+    /// queued send, to know whether their loop's backend is still there.
+    [[nodiscard]] bool closed() const noexcept { return m_closed.load(std::memory_order_acquire); }
 
   private:
     mutable std::mutex m_mutex;
     // Guarded by m_mutex.
     remote_call* m_head = nullptr;
     remote_call* m_tail = nullptr;
-    bool m_closed = false;
+    // Written under m_mutex (so a post() either lands before close() or is refused); read
+    // without it by closed().
+    std::atomic<bool> m_closed{false};
     // Mirrors m_head != nullptr, readable without the lock.
     std::atomic<bool> m_nonempty{false};
     std::shared_ptr<waker> m_waker;
