@@ -252,13 +252,15 @@ void io_uring_backend::top_up_ring() noexcept {
     if (in_ring >= ring_resident || m_spare_count == 0)
         return;
     const std::uint32_t n = std::min(ring_resident - in_ring, m_spare_count);
-    const int mask = io_uring_buf_ring_mask(m_pool.count);
-    for (std::uint32_t k = 0; k < n; ++k) {
-        const std::uint16_t id = m_spare[--m_spare_count];
-        io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
-                              m_pool.buffer_size, id, mask, static_cast<int>(k));
-    }
+    for (std::uint32_t k = 0; k < n; ++k)
+        ring_add(m_spare[--m_spare_count], k);
     io_uring_buf_ring_advance(m_buf_ring, static_cast<int>(n));
+}
+
+void io_uring_backend::ring_add(std::uint16_t id, std::uint32_t offset) noexcept {
+    io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
+                          m_pool.buffer_size, id, io_uring_buf_ring_mask(m_pool.count),
+                          static_cast<int>(offset));
 }
 
 void io_uring_backend::activate() {
@@ -625,9 +627,7 @@ void io_uring_backend::recycle_buffer(std::uint32_t id) noexcept {
     if (buffers_in_ring() - 1 >= ring_resident) { // the count above still includes `id`
         m_spare[m_spare_count++] = static_cast<std::uint16_t>(id);
     } else {
-        io_uring_buf_ring_add(m_buf_ring, m_buffers + std::size_t{id} * m_pool.buffer_size,
-                              m_pool.buffer_size, static_cast<unsigned short>(id),
-                              io_uring_buf_ring_mask(m_pool.count), 0);
+        ring_add(static_cast<std::uint16_t>(id), 0);
         io_uring_buf_ring_advance(m_buf_ring, 1);
     }
     if (m_parked != no_slot)

@@ -189,6 +189,9 @@ class io_uring_backend final : public backend {
     void unpark_all() noexcept;
     /// Moves buffers from the spare stack to the ring until it holds ring_resident.
     void top_up_ring() noexcept;
+    /// Writes buffer `id` into the ring's slot `offset` past its tail; the caller advances the
+    /// tail once for all the buffers it added.
+    void ring_add(std::uint16_t id, std::uint32_t offset) noexcept;
     [[nodiscard]] fd_entry* entry_of(int fd) noexcept;
     fd_entry& entry_for(int fd);
     static bool is_serialised(const io_operation& op) noexcept;
