@@ -108,6 +108,11 @@ thread_pool& event_loop::default_executor() {
 }
 
 void event_loop::run_remote_calls() noexcept {
+    // The flag keeps the inbox's mutex off the loop's every turn. A false read here cannot
+    // strand a call: the post that filled the inbox wakes the loop after setting the flag, so the
+    // turn that consumes that wake-up sees it.
+    if (!m_remote->maybe_pending())
+        return;
     detail::remote_call* c = m_remote->take_all();
     while (c) {
         detail::remote_call* next = c->m_next;

@@ -28,7 +28,7 @@ bool remote_queue::post(remote_call& c) noexcept {
         else
             m_head = &c;
         m_tail = &c;
-        m_nonempty.store(true, std::memory_order_relaxed);
+        m_nonempty.store(true, std::memory_order_release);
     }
     // Only the post that makes the inbox non-empty wakes the loop: the loop empties the inbox
     // after every wake-up, so later posts are seen without another syscall.

@@ -51,10 +51,10 @@ class remote_queue {
     bool post(remote_call& c) noexcept;
     /// Takes every posted call, oldest first, as a list linked through m_next. Loop thread.
     remote_call* take_all() noexcept;
-    /// A cheap hint that take_all() would return something. Loop thread.
+    /// Whether take_all() would return something, without the lock. Loop thread. A post()
+    /// sets the flag before it wakes the loop, so a loop that asks after the wake-up sees it.
     [[nodiscard]] bool maybe_pending() const noexcept {
-        // Relaxed: a stale false only delays the calls to the next wake-up, which post() sends.
-        return m_nonempty.load(std::memory_order_relaxed);
+        return m_nonempty.load(std::memory_order_acquire);
     }
     /// Refuses further posts and destroys the calls that were never run.
     void close() noexcept;
@@ -70,7 +70,7 @@ class remote_queue {
     // Written under m_mutex (so a post() either lands before close() or is refused); read
     // without it by closed().
     std::atomic<bool> m_closed{false};
-    // Mirrors m_head != nullptr, readable without the lock.
+    // Mirrors m_head != nullptr: written under m_mutex (release), read without it (acquire).
     std::atomic<bool> m_nonempty{false};
     std::shared_ptr<waker> m_waker;
 };
