@@ -236,24 +236,31 @@ int retry_interrupted(std::optional<std::chrono::nanoseconds> timeout, WaitOnce 
 
 /// Creates the backend called `name` ("" picks CORIO_BACKEND from the environment, else the
 /// default, epoll). The names: "epoll" (edge-triggered unless CORIO_EPOLL_MODE=lt), "epoll-et"
-/// and "epoll-lt" (the mode fixed), "poll", and "io_uring". When io_uring cannot be created
-/// (a kernel or a build without it, seccomp, /proc/sys/kernel/io_uring_disabled: ENOSYS, EPERM
-/// or EACCES), epoll is created instead, with a one-line notice on stderr in debug builds
-/// (NDEBUG not defined). Errors: std::invalid_argument for an unknown name (or
-/// CORIO_EPOLL_MODE value, or CORIO_IO_URING_SENDS value: "queued", the default, or "direct"
-/// for send calls as on epoll), naming the available ones; std::system_error if the kernel refuses
-/// to create the backend.
+/// and "epoll-lt" (the mode fixed), "poll", "io_uring" (streams make send calls unless
+/// CORIO_IO_URING_SENDS=queued), and "io_uring-direct" and "io_uring-queued" (the sends fixed).
+/// When io_uring cannot be created (a kernel or a build without it, seccomp,
+/// /proc/sys/kernel/io_uring_disabled: ENOSYS, EPERM or EACCES), epoll is created instead, with
+/// a one-line notice on stderr in debug builds (NDEBUG not defined). Errors:
+/// std::invalid_argument for an unknown name (or CORIO_EPOLL_MODE value: "et", the default, or
+/// "lt"; or CORIO_IO_URING_SENDS value: "direct", the default, or "queued"), naming the
+/// available ones; std::system_error if the kernel refuses to create the backend.
 std::unique_ptr<backend> make_backend(std::string_view name);
 
 /// The backends that can be created on this machine (and in this build), by family name, in
 /// the order "epoll", "io_uring", "poll": each is created once to find out. make_backend()
-/// also accepts "epoll-et" and "epoll-lt". Errors: std::bad_alloc.
+/// also accepts "epoll-et", "epoll-lt", "io_uring-direct" and "io_uring-queued". Errors:
+/// std::bad_alloc.
 std::vector<std::string> available_backends();
 
-/// Creates the io_uring backend, without the fallback of make_backend(). Defined by the
-/// io_uring backend when the build has it (CORIO_HAVE_IO_URING); otherwise it throws.
-/// Errors: std::system_error: ENOSYS when the build or the kernel lacks io_uring, EPERM or
-/// EACCES when it is forbidden, or whatever the kernel's refusal was.
-std::unique_ptr<backend> make_io_uring_backend();
+/// How streams send on io_uring: `send` calls, or sends queued in the ring (see
+/// socket_transport); `from_environment` reads CORIO_IO_URING_SENDS.
+enum class io_uring_sends { from_environment, direct, queued };
+
+/// Creates the io_uring backend, without the fallback of make_backend(). Errors:
+/// std::system_error: ENOSYS when the build or the kernel lacks io_uring (CORIO_HAVE_IO_URING
+/// unset), EPERM or EACCES when it is forbidden, or whatever the kernel's refusal was;
+/// std::invalid_argument for an unknown CORIO_IO_URING_SENDS value.
+std::unique_ptr<backend>
+make_io_uring_backend(io_uring_sends sends = io_uring_sends::from_environment);
 
 } // namespace corio::detail

@@ -40,10 +40,16 @@ epoll_mode epoll_mode_from_environment() {
                                                                 : epoll_mode::edge;
 }
 
+/// Whether a name is io_uring's, which falls back to epoll where io_uring cannot be created.
+bool is_io_uring_name(std::string_view name) noexcept {
+    return name == "io_uring" || name == "io_uring-direct" || name == "io_uring-queued";
+}
+
 /// Creates the backend `name` as asked, without falling back; nullptr for an unknown name.
 std::unique_ptr<backend> create(std::string_view name) {
-    // "epoll" takes its mode from CORIO_EPOLL_MODE; the suffixed names fix it (the conformance
-    // suite and the benchmarks run both).
+    // "epoll" takes its mode from CORIO_EPOLL_MODE, and "io_uring" its sends from
+    // CORIO_IO_URING_SENDS; the suffixed names fix them (the conformance suite, the test suites
+    // and the benchmarks run both).
     if (name == "epoll")
         return std::make_unique<epoll_backend>(epoll_mode_from_environment());
     if (name == "epoll-et")
@@ -54,6 +60,10 @@ std::unique_ptr<backend> create(std::string_view name) {
         return std::make_unique<poll_backend>();
     if (name == "io_uring")
         return make_io_uring_backend();
+    if (name == "io_uring-direct")
+        return make_io_uring_backend(io_uring_sends::direct);
+    if (name == "io_uring-queued")
+        return make_io_uring_backend(io_uring_sends::queued);
     return nullptr;
 }
 
@@ -81,15 +91,16 @@ void notice_fallback([[maybe_unused]] const std::system_error& e) noexcept {
 } // namespace
 
 #ifdef CORIO_HAVE_IO_URING
-std::unique_ptr<backend> make_io_uring_backend() {
-    // CORIO_IO_URING_SENDS=direct: streams make send calls, as on epoll (for comparisons).
+std::unique_ptr<backend> make_io_uring_backend(io_uring_sends sends) {
     io_uring_options options;
-    options.queued_sends = !environment_asks_for("CORIO_IO_URING_SENDS", "queued", "direct");
+    options.queued_sends = sends == io_uring_sends::from_environment
+                               ? environment_asks_for("CORIO_IO_URING_SENDS", "direct", "queued")
+                               : sends == io_uring_sends::queued;
     return std::make_unique<io_uring_backend>(options);
 }
 #else
 // This build has no io_uring backend: asking for it falls back to epoll (see make_backend).
-std::unique_ptr<backend> make_io_uring_backend() {
+std::unique_ptr<backend> make_io_uring_backend(io_uring_sends) {
     throw std::system_error(ENOSYS, std::generic_category(), "io_uring backend not built");
 }
 #endif
@@ -103,7 +114,7 @@ std::unique_ptr<backend> make_backend(std::string_view name) {
         if (std::unique_ptr<backend> b = create(name))
             return b;
     } catch (const std::system_error& e) {
-        if (name != "io_uring" || !io_uring_unavailable(e))
+        if (!is_io_uring_name(name) || !io_uring_unavailable(e))
             throw;
         notice_fallback(e);
         return std::make_unique<epoll_backend>(epoll_mode_from_environment());
@@ -111,7 +122,9 @@ std::unique_ptr<backend> make_backend(std::string_view name) {
     std::string known;
     for (const std::string& family : available_backends())
         known += (known.empty() ? "" : ", ") +
-                 (family == "epoll" ? std::string("epoll, epoll-et, epoll-lt") : family);
+                 (family == "epoll"      ? std::string("epoll, epoll-et, epoll-lt")
+                  : family == "io_uring" ? std::string("io_uring, io_uring-direct, io_uring-queued")
+                                         : family);
     throw std::invalid_argument("corio: unknown backend '" + std::string(name) +
                                 "' (available: " + known + ")");
 }

@@ -1,6 +1,6 @@
 // Choosing a backend at run time: make_backend's names, CORIO_BACKEND, the io_uring fallback,
-// available_backends(), and the event loop's use of them. (The epoll-specific names and
-// CORIO_EPOLL_MODE are checked in epoll_backend_test.cpp.)
+// CORIO_IO_URING_SENDS, available_backends(), and the event loop's use of them. (The epoll-specific
+// names and CORIO_EPOLL_MODE are checked in epoll_backend_test.cpp.)
 
 #include "corio/runtime/event_loop.hpp"
 
@@ -53,6 +53,10 @@ TEST(MakeBackend, AnUnknownNameListsTheAvailableOnes) {
         EXPECT_NE(what.find("'kqueue'"), std::string::npos) << what;
         for (const char* name : {"epoll", "epoll-et", "epoll-lt", "poll"})
             EXPECT_NE(what.find(name), std::string::npos) << name << " missing from: " << what;
+        if (available("io_uring")) {
+            for (const char* name : {"io_uring-direct", "io_uring-queued"})
+                EXPECT_NE(what.find(name), std::string::npos) << name << " missing from: " << what;
+        }
     }
 }
 
@@ -61,6 +65,38 @@ TEST(MakeBackend, IoUringIsCreatedWhenAvailableAndOtherwiseFallsBackToEpoll) {
     EXPECT_STREQ(corio::detail::make_backend("io_uring")->name(), expected);
     const scoped_env env("CORIO_BACKEND", "io_uring");
     EXPECT_STREQ(corio::detail::make_backend("")->name(), expected);
+}
+
+TEST(MakeBackend, IoUringStreamsMakeSendCallsUnlessQueuedSendsAreAskedFor) {
+    if (!available("io_uring"))
+        GTEST_SKIP() << "io_uring is not available here";
+    const scoped_env unset("CORIO_IO_URING_SENDS", nullptr);
+    EXPECT_FALSE(corio::detail::make_backend("io_uring")->caps().queued_sends) << "the default";
+    EXPECT_FALSE(corio::detail::make_backend("io_uring-direct")->caps().queued_sends);
+    EXPECT_TRUE(corio::detail::make_backend("io_uring-queued")->caps().queued_sends);
+    {
+        const scoped_env env("CORIO_IO_URING_SENDS", "queued");
+        EXPECT_TRUE(corio::detail::make_backend("io_uring")->caps().queued_sends);
+        EXPECT_FALSE(corio::detail::make_backend("io_uring-direct")->caps().queued_sends)
+            << "a suffixed name beats the environment";
+    }
+    const scoped_env env("CORIO_IO_URING_SENDS", "sideways");
+    try {
+        (void)corio::detail::make_backend("io_uring");
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        for (const char* part : {"CORIO_IO_URING_SENDS", "'sideways'", "direct", "queued"})
+            EXPECT_NE(what.find(part), std::string::npos) << part << " missing from: " << what;
+    }
+}
+
+TEST(MakeBackend, EveryIoUringNameFallsBackToEpollWhereIoUringIsUnavailable) {
+    const char* expected = available("io_uring") ? "io_uring" : "epoll";
+    for (const char* name : {"io_uring", "io_uring-direct", "io_uring-queued"}) {
+        SCOPED_TRACE(name);
+        EXPECT_STREQ(corio::detail::make_backend(name)->name(), expected);
+    }
 }
 
 TEST(MakeBackend, MakeIoUringBackendDoesNotFallBack) {

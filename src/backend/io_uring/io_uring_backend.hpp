@@ -28,9 +28,10 @@ struct io_uring_options {
     unsigned buffer_size = 4096;
     /// Multishot accept where the kernel has it (tests turn it off to check the other path).
     bool multishot_accept = true;
-    /// Tells stream transports to queue their sends in the ring (backend_caps::queued_sends);
-    /// false: they make send calls (CORIO_IO_URING_SENDS=direct, for comparisons).
-    bool queued_sends = true;
+    /// Tells stream transports to queue their small sends in the ring
+    /// (backend_caps::queued_sends, CORIO_IO_URING_SENDS=queued); false, the default: they make
+    /// send calls, which measured cheaper (docs/performance.md).
+    bool queued_sends = false;
 };
 
 /// The Linux io_uring backend, on liburing.
