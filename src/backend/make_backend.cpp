@@ -40,9 +40,10 @@ epoll_mode epoll_mode_from_environment() {
                                                                 : epoll_mode::edge;
 }
 
-/// Whether a name is io_uring's, which falls back to epoll where io_uring cannot be created.
-bool is_io_uring_name(std::string_view name) noexcept {
-    return name == "io_uring" || name == "io_uring-direct" || name == "io_uring-queued";
+/// The family of a backend name, what backend::name() reports: "epoll-lt" -> "epoll",
+/// "io_uring-queued" -> "io_uring".
+std::string_view family_of(std::string_view name) noexcept {
+    return name.substr(0, name.find('-'));
 }
 
 /// Creates the backend `name` as asked, without falling back; nullptr for an unknown name.
@@ -114,7 +115,8 @@ std::unique_ptr<backend> make_backend(std::string_view name) {
         if (std::unique_ptr<backend> b = create(name))
             return b;
     } catch (const std::system_error& e) {
-        if (!is_io_uring_name(name) || !io_uring_unavailable(e))
+        // Only names create() knows get here, so the family is io_uring for each of its names.
+        if (family_of(name) != "io_uring" || !io_uring_unavailable(e))
             throw;
         notice_fallback(e);
         return std::make_unique<epoll_backend>(epoll_mode_from_environment());
@@ -138,8 +140,7 @@ std::vector<std::string> available_backends() {
         } catch (const std::system_error&) {
             continue;
         }
-        const std::string_view family(name);
-        names.emplace_back(family.substr(0, family.find('-')));
+        names.emplace_back(family_of(name));
     }
     return names;
 }
